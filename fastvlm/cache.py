@@ -1,0 +1,128 @@
+"""Persistent component-latency cache, keyed by device/software fingerprint, safe across processes.
+
+    FASTVLM_CACHE_DIR=/tmp/c fastvlm-explore measure --preset tiny   # choose where it lives
+
+A component is an encoder at a resolution, a projector at a token count, or an LLM prefill at
+a sequence length; a sweep never measures one twice on the same machine and software. Storage
+is one SQLite file in WAL mode (readers never block; writers wait on a busy timeout), so two
+processes can share it. A process about to measure a component first *claims* it; others wait
+for the result instead of measuring it again, and claims of dead processes are taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+CLAIM_TTL_S = 3600.0  # a claim from another host counts as stale after this long
+
+
+def default_cache_path() -> Path:
+    root = os.environ.get("FASTVLM_CACHE_DIR") or Path.home() / ".cache" / "fastvlm-explorer"
+    return Path(root) / "latency.sqlite"
+
+
+class LatencyCache:
+    """`get` / `put` JSON payloads under (fingerprint, kind, key); `claim` before measuring."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript("""
+            CREATE TABLE IF NOT EXISTS latency (
+                fingerprint TEXT, kind TEXT, key TEXT, payload TEXT, created REAL,
+                PRIMARY KEY (fingerprint, kind, key));
+            CREATE TABLE IF NOT EXISTS claims (
+                fingerprint TEXT, kind TEXT, key TEXT, host TEXT, pid INTEGER, claimed REAL,
+                PRIMARY KEY (fingerprint, kind, key));
+        """)
+
+    def get(self, fingerprint: str, kind: str, key: str) -> dict | None:
+        row = self._db.execute(
+            "SELECT payload FROM latency WHERE fingerprint=? AND kind=? AND key=?",
+            (fingerprint, kind, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, fingerprint: str, kind: str, key: str, payload: dict) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?)",
+                             (fingerprint, kind, key, json.dumps(payload), time.time()))
+            self._db.execute("DELETE FROM claims WHERE fingerprint=? AND kind=? AND key=?",
+                             (fingerprint, kind, key))
+
+    def claim(self, fingerprint: str, kind: str, key: str) -> bool:
+        """Take the right to measure this component; False if a live process holds it."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT host, pid, claimed FROM claims WHERE fingerprint=? AND kind=? AND key=?",
+                (fingerprint, kind, key)).fetchone()
+            if row and _alive(*row) and (row[0], row[1]) != (socket.gethostname(), os.getpid()):
+                return False
+            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
+                             (fingerprint, kind, key, socket.gethostname(), os.getpid(),
+                              time.time()))
+            return True
+
+    def release(self, fingerprint: str, kind: str, key: str) -> None:
+        self._db.execute("DELETE FROM claims WHERE fingerprint=? AND kind=? AND key=? AND pid=?",
+                         (fingerprint, kind, key, os.getpid()))
+
+    def wait_for(self, fingerprint: str, kind: str, key: str, timeout_s: float = 1800.0,
+                 poll_s: float = 1.0) -> dict | None:
+        """Poll until another process stores this component, or its claim dies / times out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            payload = self.get(fingerprint, kind, key)
+            if payload is not None:
+                return payload
+            if self.claim(fingerprint, kind, key):
+                return None  # the other process is gone: the caller measures it now
+            time.sleep(poll_s)
+        return None
+
+    def entries(self, fingerprint: str | None = None) -> list[tuple[str, str, str]]:
+        sql = "SELECT fingerprint, kind, key FROM latency"
+        args: tuple = ()
+        if fingerprint:
+            sql, args = sql + " WHERE fingerprint=?", (fingerprint,)
+        return list(self._db.execute(sql, args))
+
+    def clear(self, fingerprint: str | None = None) -> int:
+        with self._transaction():
+            where, args = ("WHERE fingerprint=?", (fingerprint,)) if fingerprint else ("", ())
+            n = self._db.execute(f"DELETE FROM latency {where}", args).rowcount
+            self._db.execute(f"DELETE FROM claims {where}", args)
+        return n
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        self._db.execute("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlock
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+def _alive(host: str, pid: int, claimed: float) -> bool:
+    if host != socket.gethostname():
+        return time.time() - claimed < CLAIM_TTL_S
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
