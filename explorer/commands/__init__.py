@@ -1,0 +1,1 @@
+"""One module per `fastvlm-explore` subcommand; each defines `register(subparsers)`."""
