@@ -17,7 +17,7 @@ import sys
 # subcommand -> module under explorer.commands; each module has `register(subparsers)`.
 COMMANDS = {
     "presets": "presets", "measure": "measure", "proxy": "proxy", "sweep": "sweep",
-    "worker": "worker", "pareto": "pareto", "recommend": "recommend", "export": "export",
+    "worker": "sweep", "pareto": "pareto", "recommend": "recommend", "export": "export",
     "dashboard": "dashboard", "cache": "cache",
 }
 

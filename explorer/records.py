@@ -74,7 +74,7 @@ FRAME_COLUMNS = {
     "number": "trial number", "state": "COMPLETE / FAIL / PRUNED / RUNNING / WAITING",
     "values": "objective values in study order (None unless COMPLETE)",
     "feasible": "all constraints <= 0", "reference": "published preset name or None",
-    "summary": "one-line config", "resolution": "px", "llm": "LLM name",
+    "summary": "one-line config", "config": "VlmConfig.to_dict()", "resolution": "px", "llm": "LLM name",
     "visual_tokens": "count", "encoder_variant": "fastvithd | fastvit",
     "depths": "e.g. 2-12-24-4-2", "widths": "e.g. 96-192-384-768-1536",
     "attention_stages": "count", "output_pool": "1 | 2 | 4", "dtype": "float32 | ...",
@@ -98,7 +98,8 @@ def record_to_row(rec: TrialRecord) -> dict:
     cfg, counts = rec.config, rec.counts or {}
     enc = cfg.get("encoder", {})
     row = {
-        "reference": rec.reference, "summary": rec.summary, "resolution": cfg.get("resolution"),
+        "reference": rec.reference, "summary": rec.summary, "config": cfg,
+        "resolution": cfg.get("resolution"),
         "llm": cfg.get("llm", {}).get("name"), "visual_tokens": counts.get("visual_tokens"),
         "encoder_variant": enc.get("variant"), "depths": "-".join(map(str, enc.get("depths", []))),
         "widths": "-".join(map(str, enc.get("widths", []))),

@@ -32,10 +32,9 @@ from transformers import FastVlmConfig, FastVlmForConditionalGeneration, Qwen2Co
 from transformers import Qwen2ForCausalLM
 
 from .config import EncoderConfig, LLMConfig, VlmConfig
+from .hfconfig import fastvlm_config_dict, hf_representable, image_token_id, qwen2_config_dict
 
 TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# The stock timm variants: stage count and attention stages their default pos_embs assume.
-_STOCK_SHAPES = {"fastvit_mci3": (5, 2), "fastvit_mci2": (4, 1)}
 PROJECTORS = {
     "mlp2x_gelu": lambda c, d: nn.Sequential(nn.Linear(c, d), nn.GELU(), nn.Linear(d, d)),
     "linear": lambda c, d: nn.Linear(c, d),
@@ -121,45 +120,14 @@ def timm_model_args(enc: EncoderConfig) -> dict:
     )
 
 
-def hf_representable(cfg: VlmConfig) -> bool:
-    """Whether `FastVlmConfig` (JSON model_args, no pooling, mlp2x_gelu) expresses `cfg`."""
-    enc = cfg.encoder
-    stock = _STOCK_SHAPES[enc.timm_architecture]
-    return (cfg.projector.kind == "mlp2x_gelu" and enc.output_pool == 1
-            and (enc.num_stages, enc.attention_stages) == stock)
-
-
 def hf_config(cfg: VlmConfig, llm_layers: int | None = None) -> FastVlmConfig:
-    """The transformers `FastVlmConfig` of `cfg` (raises ValueError when not representable)."""
-    if not hf_representable(cfg):
-        raise ValueError(f"{cfg.summary()} is not expressible as a FastVlmConfig (needs a stock "
-                         "stage/attention layout, output_pool 1 and the mlp2x_gelu projector)")
-    enc = cfg.encoder
-    model_args = {"inference_mode": True, "layers": list(enc.depths),
-                  "embed_dims": list(enc.widths), "mlp_ratios": list(enc.mlp_ratios),
-                  "token_mixers": list(enc.token_mixers),
-                  "se_downsamples": list(enc.se_downsamples)}
-    vision = {"model_type": "timm_wrapper", "architecture": enc.timm_architecture,
-              "do_pooling": False, "hidden_size": enc.out_channels, "num_labels": 0,
-              "model_args": model_args}
-    return FastVlmConfig(vision_config=vision,
-                         text_config=qwen2_config(cfg.llm, llm_layers).to_dict(),
-                         image_token_index=image_token_id(cfg.llm),
-                         image_seq_length=cfg.visual_tokens, torch_dtype=cfg.dtype)
-
-
-def image_token_id(llm: LLMConfig) -> int:
-    """FastVLM's `<image>` placeholder id (151646), or the last id of a smaller toy vocab."""
-    return min(151646, llm.vocab_size - 1)
+    """The transformers `FastVlmConfig` of `cfg` (ValueError when not representable)."""
+    return FastVlmConfig(**fastvlm_config_dict(cfg, llm_layers))
 
 
 def qwen2_config(llm: LLMConfig, layers: int | None = None) -> Qwen2Config:
-    return Qwen2Config(
-        hidden_size=llm.hidden_size, num_hidden_layers=layers or llm.num_layers,
-        num_attention_heads=llm.num_heads, num_key_value_heads=llm.num_kv_heads,
-        intermediate_size=llm.intermediate_size, vocab_size=llm.vocab_size,
-        tie_word_embeddings=llm.tie_embeddings, max_position_embeddings=32768,
-    )
+    return Qwen2Config(**{k: v for k, v in qwen2_config_dict(llm, layers).items()
+                          if k != "model_type"})
 
 
 def build_encoder(enc: EncoderConfig, inference_mode: bool = True) -> nn.Module:

@@ -1,0 +1,50 @@
+"""`fastvlm-explore export`: a trial as a transformers config + model card."""
+
+from __future__ import annotations
+
+import argparse
+
+from .pareto import add_study_args
+
+EXAMPLES = """examples:
+  fastvlm-explore export --study quick --trial 3 --out exported/quick-3
+  python -c "from transformers import AutoConfig; print(AutoConfig.from_pretrained('exported/quick-3'))"
+
+Writes config.json (a transformers FastVlmConfig, when the shape is expressible there),
+fastvlm_explorer.json (always), measurements.json and MODEL_CARD.md; all or nothing."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="write a trial's config (transformers) and model card",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_args(p)
+    p.add_argument("--trial", type=int, required=True, help="trial number")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from explorer.errors import UsageError
+    from explorer.export import export_files, write_export
+    from explorer.records import TrialRecord
+    from explorer.storage import load_study, open_storage
+
+    study = load_study(args.study, open_storage(args.storage, create=False))
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if args.trial not in trials:
+        raise UsageError(f"no trial {args.trial} in study {args.study!r}; valid: 0.."
+                         f"{max(trials) if trials else -1}")
+    trial = trials[args.trial]
+    rec = TrialRecord.from_user_attrs(trial.user_attrs)
+    if rec is None or trial.state.name != "COMPLETE":
+        raise UsageError(f"trial {args.trial} is {trial.state.name.lower()} "
+                         f"({trial.user_attrs.get('error', 'no record')}); export a complete one")
+    files = export_files(rec, args.study, args.trial, dict(study.user_attrs))
+    try:
+        out = write_export(files, args.out, overwrite=args.force)
+    except FileExistsError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {', '.join(sorted(files))} to {out}")
+    return 0

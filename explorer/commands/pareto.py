@@ -1,0 +1,102 @@
+"""`fastvlm-explore pareto`: the feasible Pareto front of a study (table, JSON or CSV)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+
+from ._options import print_json, table
+
+EXAMPLES = """examples:
+  fastvlm-explore pareto --study quick
+  fastvlm-explore pareto --study quick --json | jq '.trials[0]'
+  fastvlm-explore pareto --study mobile --max-ttft-ms 800 --csv > front.csv
+
+Feasible = complete and within the study's constraints (or the budgets given here)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("pareto", help="print the feasible Pareto front of a study",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_args(p)
+    add_budget_args(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object")
+    fmt.add_argument("--csv", action="store_true", help="CSV rows (flat columns)")
+    p.set_defaults(func=run)
+
+
+def add_study_args(p) -> None:
+    p.add_argument("--study", required=True, help="study name (see `sweep`)")
+    p.add_argument("--storage", metavar="URL", help="default: sqlite:///results/fastvlm-explorer.db")
+
+
+def add_budget_args(p, required_ttft: bool = False) -> None:
+    p.add_argument("--max-ttft-ms", type=float, required=required_ttft,
+                   help="TTFT budget (default: the study's constraint)")
+    p.add_argument("--max-memory-mb", type=float, help="memory budget")
+    p.add_argument("--min-proxy", type=float, help="minimum proxy accuracy")
+
+
+def budgets_from_args(frame, args):
+    from explorer.results import Budgets
+
+    stored = frame.stored_budgets
+    return Budgets(args.max_ttft_ms if args.max_ttft_ms is not None else stored.max_ttft_ms,
+                   args.max_memory_mb if args.max_memory_mb is not None else stored.max_memory_mb,
+                   args.min_proxy)
+
+
+def run(args) -> int:
+    from explorer.results import load_frame
+
+    frame = load_frame(args.study, args.storage)
+    front = frame.front(budgets_from_args(frame, args))
+    if args.json:
+        print_json({"study": frame.study_name, "directions": frame.directions,
+                    "metric_names": frame.metric_names, "trials": [_trial_json(r) for r in front]})
+        return 0
+    if args.csv:
+        if front:
+            cols = [k for k in front[0] if k != "values"]
+            w = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(front)
+        return 0
+    if not front:
+        done = len(frame.complete())
+        print(f"study {frame.study_name}: no feasible complete trial ({done} complete)")
+        return 0
+    key = frame.proxy_key
+    tier = front[0].get("proxy_tier")
+    rows = [[r["number"], r["summary"] + (f" [{r['reference']}]" if r.get("reference") else ""),
+             r["ttft_ms"], r["encoder_ms"], r["prefill_ms"], f"{r[key]:.3f}+-{r[f'{key}_unc']:.3f}",
+             r.get("memory_mb"), "extrap." if r.get("extrapolated") else ""] for r in front]
+    print(f"study {frame.study_name}: {len(front)} feasible Pareto-optimal of "
+          f"{len(frame.complete())} complete trials")
+    print(table(rows, ["#", "configuration", "TTFT ms", "encoder ms", "prefill ms",
+                       f"proxy {key[6:]} (tier {tier})", "memory MB", ""], align="llrrrrrl"))
+    rmse = front[0].get(f"calibration_rmse_{key[6:]}")
+    if rmse is not None:
+        print(f"proxy accuracy is a calibrated proxy, not a benchmark score; calibration RMSE "
+              f"{rmse:.3f}. TTFT measured on {frame.attrs.get('fingerprint', {}).get('device')}.")
+    return 0
+
+
+def _trial_json(r: dict) -> dict:
+    return {
+        "number": r["number"], "values": r["values"], "summary": r["summary"],
+        "reference": r.get("reference"), "config": r.get("config"),
+        "ttft_breakdown": {k: r.get(k) for k in ("ttft_ms", "encoder_ms", "projector_ms",
+                                                 "prefill_ms", "ttft_p90_ms", "ttft_ci_low_ms",
+                                                 "ttft_ci_high_ms", "n", "unstable",
+                                                 "extrapolated", "ttft_method")},
+        "proxy": {k: r.get(k) for k in ("proxy_label", "proxy_tier", "proxy_text_rich",
+                                        "proxy_text_rich_unc", "proxy_general",
+                                        "proxy_general_unc", "calibration_rmse_text_rich",
+                                        "calibration_rmse_general")},
+        "memory_mb": r.get("memory_mb"), "memory_source": r.get("memory_source"),
+        "params_total": r.get("params_total"),
+    }

@@ -1,0 +1,49 @@
+"""`fastvlm-explore recommend`: the best configuration within budgets, and why."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._options import print_json
+from .pareto import add_budget_args, add_study_args, budgets_from_args
+
+EXAMPLES = """examples:
+  fastvlm-explore recommend --study quick --max-ttft-ms 1500
+  fastvlm-explore recommend --study mobile --max-ttft-ms 800 --max-memory-mb 2048 --json
+
+Best = highest proxy accuracy within the budgets; proxy differences within the uncertainty
+are ties, and among ties the fastest wins."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("recommend", help="pick the best trial within budgets and explain why",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_args(p)
+    add_budget_args(p, required_ttft=True)
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from explorer.recommend import recommend
+    from explorer.results import load_frame
+
+    frame = load_frame(args.study, args.storage)
+    rec = recommend(frame, budgets_from_args(frame, args))
+    if args.json:
+        print_json(rec.to_dict())
+        return 0 if rec.choice else 1
+    if rec.choice is None:
+        print(f"no recommendation: {rec.reason}")
+        return 1
+    c = rec.choice
+    print(f"recommended: trial {c['number']}: {c['summary']}")
+    print(f"  TTFT {c['ttft_ms']:,.0f} ms (encoder {c['encoder_ms']:,.0f}, prefill "
+          f"{c['prefill_ms']:,.0f}); {c.get('proxy_label') or rec.proxy_key} "
+          f"{c[rec.proxy_key]:.3f} +- {c.get(rec.proxy_key + '_unc') or 0:.3f}; memory "
+          f"{c.get('memory_mb') or 0:,.0f} MB ({c.get('memory_source')})")
+    print(f"why: {rec.reason}")
+    print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
+          f"--out exported/{frame.study_name}-{c['number']}")
+    return 0

@@ -1,0 +1,119 @@
+"""`fastvlm-explore sweep STUDY.toml` and `fastvlm-explore worker --study NAME`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._options import print_json
+
+SWEEP_EXAMPLES = """examples:
+  fastvlm-explore sweep studies/quick.toml                 # a few minutes on 2 CPU cores
+  fastvlm-explore sweep studies/paper.toml --trials 60 --timeout 7200
+  fastvlm-explore sweep studies/mobile.toml --storage postgresql://me@db/fvlm
+  fastvlm-explore sweep studies/quick.toml --dry-run       # validate and describe only
+
+Results go to the embedded SQLite file results/fastvlm-explorer.db unless --storage is given
+(env FASTVLM_RESULTS_DIR moves the folder). Ctrl-C stops after recording what is complete;
+running the same command again resumes. Then: pareto, recommend, export, dashboard."""
+
+WORKER_EXAMPLES = """examples:
+  # on every machine that should help (same device type: latency is per device)
+  fastvlm-explore worker --study paper --storage postgresql://me@db.example/fvlm
+
+Workers share the study through Optuna's RDB storage: each trial has a heartbeat; a worker that
+dies mid-trial leaves a trial the others mark failed after two missed beats and re-run. Use
+PostgreSQL (or MySQL), not SQLite: SQLite locks the whole file per write."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="run (or resume) a Pareto sweep from a study file",
+                       description=__doc__, epilog=SWEEP_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study_file", metavar="STUDY.toml")
+    _common(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate the study file and print the space; touch no storage")
+    p.set_defaults(func=run_sweep)
+
+    w = sub.add_parser("worker", help="join an existing study from another process or machine",
+                       description="Join a study created by `sweep` and run its trials here.",
+                       epilog=WORKER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    w.add_argument("--study", required=True, help="study name")
+    _common(w)
+    w.set_defaults(func=run_worker)
+
+
+def _common(p) -> None:
+    p.add_argument("--storage", metavar="URL",
+                   help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db)")
+    p.add_argument("--trials", type=int, help="total finished trials wanted (default: the spec's)")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S s")
+    p.add_argument("--heartbeat-s", type=int, default=30,
+                   help="trial heartbeat for RDB servers (PostgreSQL/MySQL), seconds")
+    p.add_argument("--allow-other-device", action="store_true",
+                   help="join a study measured on a different device/software (not advised)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+
+
+def run_sweep(args) -> int:
+    from explorer.spec import load_spec
+
+    spec = load_spec(args.study_file)  # all validation before any storage is opened
+    if args.trials is not None and args.trials < 1:
+        from explorer.errors import UsageError
+
+        raise UsageError(f"--trials {args.trials} must be >= 1")
+    if args.dry_run:
+        return _describe(spec, args)
+    return _run(spec, args, worker=False)
+
+
+def run_worker(args) -> int:
+    from explorer.storage import open_storage
+    from explorer.study import worker_spec
+
+    spec = worker_spec(args.study, open_storage(args.storage, create=False))
+    return _run(spec, args, worker=True)
+
+
+def _run(spec, args, worker: bool) -> int:
+    from explorer.storage import default_storage_url, is_sqlite, open_storage
+    from explorer.study import run_study
+
+    url = args.storage or default_storage_url()
+    if worker and is_sqlite(url):
+        print("warning: SQLite storage: run one process at a time on it (see --help)",
+              file=sys.stderr)
+    storage = open_storage(url, heartbeat_s=args.heartbeat_s)
+    summary = run_study(spec, storage, url, trials=args.trials, timeout_s=args.timeout,
+                        allow_other_device=args.allow_other_device,
+                        show_progress=False if args.no_progress else None, worker=worker)
+    if args.json:
+        print_json(summary)
+    else:
+        states = ", ".join(f"{n} {k.lower()}" for k, n in sorted(summary["trials"].items()))
+        print(f"study {summary['study']} ({states}) in {summary['storage']}")
+        print(f"feasible Pareto front: trials {summary['pareto']}; knee: {summary['knee']}")
+        print(f"next: fastvlm-explore pareto --study {summary['study']}"
+              + (f" --storage {args.storage}" if args.storage else ""))
+    return 130 if summary.get("interrupted") else 0
+
+
+def _describe(spec, args) -> int:
+    grid = spec.space.grid()
+    info = {"name": spec.name, "description": spec.description, "objectives": spec.objectives,
+            "sampler": spec.sampler, "trials": spec.trials, "proxy_tier": spec.proxy_tier,
+            "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
+            "space": grid, "space_size": spec.space.size(), "references": spec.references}
+    if args.json:
+        print_json(info)
+        return 0
+    print(f"study {spec.name}: {spec.description}")
+    for name, values in grid.items():
+        shown = values if len(values) <= 12 else values[:5] + ["..."] + values[-3:]
+        print(f"  {name:18s} {shown}")
+    print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
+          f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
+    return 0

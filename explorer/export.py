@@ -1,0 +1,143 @@
+"""Export one trial as a deployable configuration plus a model card (no torch import).
+
+    fastvlm-explore export --study quick --trial 3 --out exported/quick-3
+
+Files written:
+  config.json            transformers `FastVlmConfig` (loads with AutoConfig.from_pretrained)
+                         when the shape is representable there (see fastvlm/hfconfig.py)
+  fastvlm_explorer.json  our format, always: the full VlmConfig, rebuilt by
+                         `fastvlm.presets.config_from_dict(json.load(f)["config"])`
+  measurements.json      TTFT breakdown and statistics, proxy result, analytic counts
+  MODEL_CARD.md          the numbers above in prose: what was measured where, and their error
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastvlm.hfconfig import fastvlm_config_dict, hf_representable, why_not_representable
+from fastvlm.presets import config_from_dict
+
+from .records import SCHEMA_VERSION, TrialRecord
+
+
+def export_files(rec: TrialRecord, study_name: str, trial_number: int,
+                 study_attrs: dict | None = None) -> dict[str, str]:
+    """File name -> content for one trial (pure; `write_export` puts them on disk)."""
+    cfg = config_from_dict(rec.config)
+    files = {
+        "fastvlm_explorer.json": _dumps({
+            "format": "fastvlm-explorer config", "schema_version": SCHEMA_VERSION,
+            "config": cfg.to_dict(), "summary": cfg.summary(),
+            "source": {"study": study_name, "trial": trial_number},
+            "build": "fastvlm.build.build_vlm(fastvlm.presets.config_from_dict(config))"}),
+        "measurements.json": _dumps({"ttft": rec.ttft, "proxy": rec.proxy, "counts": rec.counts,
+                                     "memory_mb": rec.memory_mb,
+                                     "memory_source": rec.memory_source,
+                                     "constraints": rec.constraints}),
+    }
+    if hf_representable(cfg):
+        files["config.json"] = _dumps(fastvlm_config_dict(cfg))
+    files["MODEL_CARD.md"] = model_card(rec, cfg, study_name, trial_number, study_attrs or {})
+    return files
+
+
+def write_export(files: dict[str, str], out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Write all files or none: into a temp dir beside `out_dir`, then rename into place."""
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name, content in files.items():
+            (tmp / name).write_text(content)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_attrs: dict) -> str:
+    t, p, c = rec.ttft or {}, rec.proxy or {}, rec.counts or {}
+    enc, llm = cfg.encoder, cfg.llm
+    lines = [
+        f"# {cfg.summary()}", "",
+        f"Exported by fastvlm-explorer from study `{study_name}`, trial {trial_number}"
+        + (f" (published reference point `{rec.reference}`)" if rec.reference else "") + ".",
+        "Weights are not included: every number below was obtained with random weights "
+        "(latency does not depend on weight values); accuracy is a proxy, see below.", "",
+        "## Architecture", "",
+        f"- Encoder: {enc.variant} (timm `{enc.timm_architecture}` family), depths "
+        f"{list(enc.depths)}, widths {list(enc.widths)}, MLP ratios {list(enc.mlp_ratios)}, "
+        f"attention in the last {enc.attention_stages} stage(s), output pooling "
+        f"{enc.output_pool}x, total stride {enc.total_stride}",
+        f"- Input {cfg.resolution}x{cfg.resolution} -> {cfg.visual_tokens} visual tokens of "
+        f"{enc.out_channels} channels; projector {cfg.projector.kind}",
+        f"- LLM: {llm.name} (Qwen2: hidden {llm.hidden_size}, {llm.num_layers} layers, "
+        f"{llm.num_heads}/{llm.num_kv_heads} heads, FFN {llm.intermediate_size}, vocab "
+        f"{llm.vocab_size}); prompt {cfg.prompt_tokens} tokens; dtype {cfg.dtype}",
+        f"- Parameters: {_m(c, 'encoder')} encoder, {_m(c, 'projector')} projector, "
+        f"{_m(c, 'llm')} LLM, {_m(c, 'total')} total (analytic, checked against built models)",
+        "- transformers: " + ("`config.json` is a `FastVlmConfig`; "
+                              "`AutoConfig.from_pretrained(this_dir)` loads it" if
+                              hf_representable(cfg) else "not expressible as a FastVlmConfig ("
+                              + why_not_representable(cfg) + "); use `fastvlm_explorer.json`"),
+        "", "## Time to first token (measured)", "",
+    ]
+    if t:
+        ci = t.get("ttft_ci_ms") or [None, None]
+        lines += [
+            "| stage | median ms |", "|---|---|",
+            f"| encoder | {_f(t.get('encoder_ms'))} |", f"| projector | {_f(t.get('projector_ms'))} |",
+            f"| LLM prefill | {_f(t.get('prefill_ms'))}"
+            + (" (extrapolated from fewer layers)" if t.get("extrapolated") else "") + " |",
+            f"| **TTFT** | **{_f(t.get('ttft_ms'))}** (95% CI {_f(ci[0])}-{_f(ci[1])}, p90 "
+            f"{_f(t.get('ttft_p90_ms'))}, n={t.get('n')}, {t.get('ttft_method')}) |", "",
+            f"Device: {t.get('device')} - {t.get('device_name')}, {t.get('threads')} threads, "
+            f"{t.get('dtype')}; versions {t.get('versions')}; fingerprint {t.get('fingerprint')}."
+            + (" The measurement was flagged UNSTABLE (noisy machine)." if t.get("unstable")
+               else ""),
+        ]
+    else:
+        lines.append("Not measured (the trial did not finish).")
+    lines += ["", "## Memory", "",
+              f"Peak memory {_f(rec.memory_mb)} MB ({rec.memory_source}); weights "
+              f"{_f((c.get('weight_bytes') or 0) / 2**20)} MB, KV cache "
+              f"{_f((c.get('kv_cache_bytes') or 0) / 2**20)} MB (analytic).", "",
+              "## Accuracy (proxy, not a benchmark score)", ""]
+    if p:
+        rmse = p.get("calibration_rmse") or {}
+        for fam, v in (p.get("families") or {}).items():
+            lines.append(f"- {v.get('label', fam)}: {_f(v.get('value'), 3)} +- "
+                         f"{_f(v.get('uncertainty'), 3)} (calibration RMSE {_f(rmse.get(fam), 3)})")
+        lines.append(f"- The LLM-size effect is a {p.get('llm_prior', 'calibrated prior')}.")
+        lines += [f"- {n}" for n in p.get("notes", [])]
+    else:
+        lines.append("No proxy result.")
+    spec = (study_attrs or {}).get("spec") or {}
+    if spec:
+        lines += ["", "## Study", "", f"Study `{study_name}` ({spec.get('description', '')}); "
+                  f"objectives {[o.get('name') for o in study_attrs.get('objectives', [])]}, "
+                  f"constraints {study_attrs.get('constraints')}."]
+    return "\n".join(lines) + "\n"
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False) + "\n"
+
+
+def _m(counts: dict, key: str) -> str:
+    v = (counts.get("params") or {}).get(key)
+    return "?" if v is None else f"{v / 1e6:,.1f}M"
+
+
+def _f(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"

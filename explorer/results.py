@@ -1,0 +1,102 @@
+"""A study read back for humans: flat rows, feasibility under budgets, the Pareto front.
+
+Shared by the CLI (`pareto`, `recommend`, `export`) and the dashboard; imports no torch. The
+Pareto math is `explorer.pareto`; budgets given here override the study's stored constraints
+(that is how the dashboard's sliders and `recommend --max-ttft-ms` work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .pareto import knee_index, pareto_mask, to_losses
+from .records import rows_from_trials
+from .storage import load_study, open_storage
+
+
+@dataclass(frozen=True)
+class Budgets:
+    max_ttft_ms: float | None = None
+    max_memory_mb: float | None = None
+    min_proxy: float | None = None
+
+    def ok(self, row: dict, proxy_key: str) -> bool:
+        checks = ((self.max_ttft_ms, row.get("ttft_ms"), 1), (self.max_memory_mb,
+                  row.get("memory_mb"), 1), (self.min_proxy, row.get(proxy_key), -1))
+        return all(limit is None or (value is not None and sign * (value - limit) <= 0)
+                   for limit, value, sign in checks)
+
+
+@dataclass
+class StudyFrame:
+    study_name: str
+    directions: list[str]
+    metric_names: list[str]
+    attrs: dict
+    rows: list[dict]
+
+    @property
+    def proxy_key(self) -> str:
+        return next((m for m in self.metric_names if m.startswith("proxy_")), "proxy_text_rich")
+
+    @property
+    def stored_budgets(self) -> Budgets:
+        c = self.attrs.get("constraints") or {}
+        return Budgets(c.get("max_ttft_ms"), c.get("max_memory_mb"))
+
+    def complete(self) -> list[dict]:
+        return [r for r in self.rows if r["state"] == "COMPLETE" and r.get("values")]
+
+    def feasible(self, budgets: Budgets | None = None) -> list[dict]:
+        b = budgets or self.stored_budgets
+        return [r for r in self.complete() if b.ok(r, self.proxy_key)]
+
+    def losses(self, rows: list[dict]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, len(self.directions)))
+        return to_losses([r["values"] for r in rows], self.directions)
+
+    def front(self, budgets: Budgets | None = None) -> list[dict]:
+        """Feasible Pareto-optimal rows, fastest first."""
+        rows = self.feasible(budgets)
+        if not rows:
+            return []
+        mask = pareto_mask(self.losses(rows))
+        return sorted((r for r, m in zip(rows, mask) if m), key=lambda r: r["ttft_ms"])
+
+    def pareto_numbers(self, budgets: Budgets | None = None) -> list[int]:
+        return [r["number"] for r in self.front(budgets)]
+
+    def knee_number(self, budgets: Budgets | None = None) -> int | None:
+        rows = self.front(budgets)
+        if not rows:
+            return None
+        return rows[knee_index(self.losses(rows))]["number"]
+
+    def row(self, number: int) -> dict:
+        for r in self.rows:
+            if r["number"] == number:
+                return r
+        raise KeyError(number)
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        df = pd.DataFrame(self.rows)
+        for i, name in enumerate(self.metric_names):
+            df[f"value_{name}"] = [v[i] if v else None for v in df.get("values", [])]
+        return df
+
+
+def study_frame(study) -> StudyFrame:
+    directions = [d.name.lower() for d in study.directions]
+    names = study.metric_names or [f"objective_{i}" for i in range(len(directions))]
+    return StudyFrame(study.study_name, directions, list(names), dict(study.user_attrs),
+                      rows_from_trials(study.get_trials(deepcopy=False)))
+
+
+def load_frame(study_name: str, storage_url: str | None = None) -> StudyFrame:
+    storage = open_storage(storage_url, create=False)
+    return study_frame(load_study(study_name, storage))

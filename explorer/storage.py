@@ -1,0 +1,104 @@
+"""Optuna storages by URL, the default embedded SQLite file, and friendly errors (no torch).
+
+    sqlite:///results/fastvlm-explorer.db     default: one file, many studies, no server
+    postgresql://user@host:5432/db            many machines / workers (heartbeat + retry)
+    journal:///abs/path/study.log             Optuna's append-only journal file (also *.log)
+
+SQLite is for one writer at a time: it locks the whole file on every write, so several worker
+processes on it fail with "database is locked". For parallel workers use PostgreSQL (or MySQL).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import StudyError, UsageError
+
+SQLITE_CONCURRENCY_NOTE = ("SQLite allows one writer at a time (the whole file is locked per "
+                           "write), so parallel workers fail with 'database is locked'; use "
+                           "a postgresql:// storage for several workers")
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get("FASTVLM_RESULTS_DIR", "results"))
+
+
+def default_storage_url() -> str:
+    return f"sqlite:///{results_dir() / 'fastvlm-explorer.db'}"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+def open_storage(url: str | None = None, heartbeat_s: int | None = None, create: bool = True):
+    """An Optuna storage for `url` (default: the embedded SQLite file).
+
+    Args:
+        heartbeat_s: enable trial heartbeats (RDB storages only): a worker that dies mid-trial
+            leaves a trial that others mark failed after 2 heartbeats and re-run once.
+        create: for the default SQLite file, create its folder (False: it must exist already).
+    """
+    import optuna
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+
+    url = url or default_storage_url()
+    if url.startswith("journal:") or url.endswith(".log"):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = url.removeprefix("journal://").removeprefix("journal:")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(path))
+    if not any(url.startswith(p) for p in ("sqlite:", "postgresql", "mysql")):
+        raise UsageError(f"unsupported storage URL {url!r}; valid: sqlite:///FILE, "
+                         "postgresql://..., mysql://..., journal:///FILE.log")
+    if is_sqlite(url):
+        path = Path(url.removeprefix("sqlite:///"))
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise StudyError(f"no study storage at {path}; run `fastvlm-explore sweep` first "
+                             "or pass --storage")
+    kwargs = {}
+    if heartbeat_s and not is_sqlite(url):
+        kwargs = dict(heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
+                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+    engine = {"connect_args": {"timeout": 60}} if is_sqlite(url) else {"pool_pre_ping": True}
+    try:
+        return RDBStorage(url, engine_kwargs=engine, **kwargs)
+    except Exception as e:  # unreachable server, bad credentials, missing driver
+        raise StudyError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def study_names(storage) -> list[str]:
+    import optuna
+
+    return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+
+
+def load_study(name: str, storage):
+    """Load an existing study; an unknown name is an error listing the studies there."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = study_names(storage)
+        raise UsageError(f"no study {name!r} in this storage; available: "
+                         f"{', '.join(names) if names else '(none)'}") from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -1,0 +1,252 @@
+"""The study driver: create or resume an Optuna study for a spec and run trials on this device.
+
+    fastvlm-explore sweep studies/quick.toml              # default embedded SQLite storage
+    fastvlm-explore worker --study paper --storage postgresql://host/db   # join from elsewhere
+
+A trial is: `space.sample` -> pre-filter -> TTFT (component cache) -> proxy -> values and a
+`TrialRecord` in the trial's user attributes. Failures (invalid samples, pre-filter, OOM,
+anything else) are recorded with their reason and the study goes on. Ctrl-C marks the running
+trial as interrupted; running the same command again resumes and re-runs it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import TrialState
+
+from fastvlm.cache import LatencyCache
+from fastvlm.config import ConfigError
+from fastvlm.presets import preset
+from fastvlm.runtime import RuntimeInfo, setup_runtime
+
+from .errors import StudyError
+from .evaluate import Infeasible, evaluate_config
+from .objectives import get_objective
+from .records import SCHEMA_VERSION
+from .spec import SpecError, StudySpec, spec_from_dict
+from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study
+
+FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+INTERRUPTED = "interrupted"
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    cons = constraints_func(spec)
+    s = optuna.samplers
+    if spec.sampler == "nsga2":
+        return s.NSGAIISampler(population_size=spec.population_size, seed=spec.seed,
+                               constraints_func=cons)
+    if spec.sampler == "tpe":
+        return s.TPESampler(seed=spec.seed, multivariate=True, constraints_func=cons,
+                            n_startup_trials=spec.n_startup_trials)
+    if spec.sampler == "gp":
+        return s.GPSampler(seed=spec.seed, constraints_func=cons,
+                           n_startup_trials=spec.n_startup_trials)
+    if spec.sampler == "grid":
+        return s.GridSampler(spec.space.grid(), seed=spec.seed)
+    return s.RandomSampler(seed=spec.seed)
+
+
+def constraints_func(spec: StudySpec):
+    names = [n for n, v in (("max_ttft_ms", spec.max_ttft_ms),
+                            ("max_memory_mb", spec.max_memory_mb)) if v is not None]
+    if not names:
+        return None
+
+    def func(trial: optuna.trial.FrozenTrial) -> list[float]:
+        values = trial.user_attrs.get("constraints") or {}
+        return [float(values.get(n, 1.0)) for n in names]  # missing: infeasible
+
+    return func
+
+
+def study_attrs(spec: StudySpec, runtime: RuntimeInfo) -> dict:
+    from fastvlm.proxy import PROXIES  # noqa: F401  (proxy labels need the registry importable)
+
+    objectives = [{"name": o.name, "direction": o.direction, "unit": o.unit, "label": o.label}
+                  for o in map(get_objective, spec.objectives)]
+    return {"schema_version": SCHEMA_VERSION, "spec": spec.to_dict(), "spec_raw": spec.raw,
+            "fingerprint": runtime.to_dict(), "objectives": objectives,
+            "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
+            "proxy": {"tier": spec.proxy_tier}}
+
+
+def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
+               allow_other_device: bool = False) -> optuna.Study:
+    """Create the study (metric names, attrs, reference points) or resume it after checks."""
+    directions = [get_objective(o).direction for o in spec.objectives]
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage, False)}
+    if spec.name not in names:
+        study = optuna.create_study(study_name=spec.name, storage=storage,
+                                    directions=directions, sampler=make_sampler(spec))
+        study.set_metric_names(list(spec.objectives))
+        for k, v in study_attrs(spec, runtime).items():
+            study.set_user_attr(k, v)
+        enqueue_references(study, spec)
+        return study
+    study = optuna.load_study(study_name=spec.name, storage=storage, sampler=make_sampler(spec))
+    stored = study.user_attrs.get("spec_raw")
+    if stored is not None and _identity(stored) != _identity(spec.raw):
+        diff = sorted(k for k in set(stored) | set(spec.raw)
+                      if _identity(stored).get(k) != _identity(spec.raw).get(k))
+        raise SpecError(f"study {spec.name!r} exists with a different spec (differs in: "
+                        f"{', '.join(diff)}); rename the study or use the stored one")
+    check_device(study, runtime, allow_other_device)
+    requeue_interrupted(study)
+    return study
+
+
+def _identity(raw: dict) -> dict:
+    return {k: v for k, v in raw.items() if k not in ("run", "description", "include")}
+
+
+def check_device(study: optuna.Study, runtime: RuntimeInfo, allow: bool) -> None:
+    stored = study.user_attrs.get("fingerprint") or {}
+    if stored and stored.get("fingerprint") != runtime.fingerprint and not allow:
+        raise StudyError(
+            f"study {study.study_name!r} was measured on {stored.get('device')} "
+            f"({stored.get('device_name')}, {stored.get('threads')} threads, "
+            f"{stored.get('versions')}); this worker is {runtime.device} "
+            f"({runtime.device_name}, {runtime.threads} threads, {runtime.versions}). "
+            "Latencies from different devices must not mix: use another study name, or "
+            "--allow-other-device if you really mean it")
+
+
+def enqueue_references(study: optuna.Study, spec: StudySpec) -> None:
+    """Enqueue the published FastVLM points that lie inside the space; note the others."""
+    space, skipped = spec.space, {}
+    for name in spec.references:
+        cfg = preset(name, prompt_tokens=space.prompt_tokens.values[0],
+                     dtype=space.dtype.values[0])
+        params = space.params_of(cfg)
+        if params is None:
+            skipped[name] = "outside this study's search space"
+            continue
+        study.enqueue_trial(params, user_attrs={"reference": name}, skip_if_exists=True)
+    study.set_user_attr("references_skipped", skipped)
+
+
+def requeue_interrupted(study: optuna.Study) -> int:
+    """Re-run trials that a Ctrl-C interrupted (once each)."""
+    done = set(study.user_attrs.get("requeued", []))
+    todo = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if str(t.user_attrs.get("error", "")).startswith(INTERRUPTED)
+            and t.number not in done and t.params]
+    for t in todo:
+        attrs = {k: v for k, v in t.user_attrs.items() if k == "reference"}
+        study.enqueue_trial(t.params, user_attrs=attrs)
+    if todo:
+        study.set_user_attr("requeued", sorted(done | {t.number for t in todo}))
+    return len(todo)
+
+
+@dataclass
+class TrialRunner:
+    """The Optuna objective: one trial of `spec` on this process's device."""
+
+    spec: StudySpec
+    runtime: RuntimeInfo
+    cache: LatencyCache | None
+    log: list = field(default_factory=list)
+
+    def __call__(self, trial: optuna.Trial) -> list[float]:
+        reference = trial.user_attrs.get("reference")
+        try:
+            cfg = self.spec.space.sample(trial)
+            curve: list = []
+
+            def report(step: int, value: float) -> bool:
+                curve.append([step, value])
+                trial.set_user_attr("proxy_curve", curve)
+                return False  # multi-objective Optuna cannot prune; keep the curve for users
+
+            rec, values = evaluate_config(cfg, self.spec, self.cache, self.runtime, reference,
+                                          proxy_report=report)
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", f"{INTERRUPTED} (Ctrl-C); re-run on resume")
+            raise
+        except ConfigError as e:
+            trial.set_user_attr("error", f"invalid sample: {e}")
+            raise
+        except Infeasible as e:
+            trial.set_user_attr("error", f"pre-filter: {e}")
+            raise
+        except MemoryError as e:
+            trial.set_user_attr("error", f"out of memory: {e}")
+            raise
+        except Exception as e:
+            kind = "out of memory" if "out of memory" in str(e).lower() else type(e).__name__
+            trial.set_user_attr("error", f"{kind}: {e}")
+            trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+            raise
+        for k, v in rec.to_user_attrs().items():
+            trial.set_user_attr(k, v)
+        return values
+
+
+def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = None,
+              timeout_s: float | None = None, allow_other_device: bool = False,
+              cache: LatencyCache | None = None, show_progress: bool | None = None,
+              worker: bool = False) -> dict:
+    """Run trials until the study has `trials` finished ones (or the timeout); summary dict."""
+    from .progress import SweepProgress
+
+    ms = spec.measure_settings()
+    runtime = setup_runtime(ms.device, ms.threads)
+    study = open_study(spec, storage, runtime, allow_other_device)
+    target = trials or spec.trials
+    finished = lambda: len(study.get_trials(deepcopy=False, states=FINISHED))  # noqa: E731
+    runner = TrialRunner(spec, runtime, cache if cache is not None else LatencyCache())
+    progress = SweepProgress(study, spec, target, finished(), enabled=show_progress)
+    stop = optuna.study.MaxTrialsCallback(target, states=FINISHED)
+    start = time.perf_counter()
+    interrupted = False
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        if finished() < target:
+            study.optimize(runner, n_trials=None if worker else target - finished(),
+                           timeout=timeout_s if timeout_s is not None else spec.timeout_s,
+                           catch=(Exception,), callbacks=[stop, progress],
+                           gc_after_trial=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    except Exception as e:
+        if is_sqlite(storage_url) and "database is locked" in str(e):
+            raise StudyError(f"{e}. {SQLITE_CONCURRENCY_NOTE}") from None
+        raise
+    finally:
+        progress.close()
+    summary = summarize(study, storage_url)
+    summary.update(elapsed_s=time.perf_counter() - start, interrupted=interrupted)
+    if interrupted:
+        print(f"stopped: {summary['trials'].get('COMPLETE', 0)} trials complete and stored; "
+              "run the same command again to resume", file=sys.stderr)
+    return summary
+
+
+def summarize(study: optuna.Study, storage_url: str) -> dict:
+    from .results import study_frame
+
+    frame = study_frame(study)
+    counts = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return {"study": study.study_name, "storage": storage_url, "trials": counts,
+            "pareto": frame.pareto_numbers(), "knee": frame.knee_number()}
+
+
+def load_spec_from_study(study: optuna.Study) -> StudySpec:
+    raw = study.user_attrs.get("spec_raw")
+    if raw is None:
+        raise StudyError(f"study {study.study_name!r} was not created by fastvlm-explore "
+                         "(no stored spec)")
+    return spec_from_dict(raw, source=f"study {study.study_name!r}")
+
+
+def worker_spec(name: str, storage) -> StudySpec:
+    return load_spec_from_study(load_study(name, storage))
