@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from fastvlm.config import ATTENTION_HEAD_DIM, VlmConfig
+from fastvlm.config import VlmConfig
 from fastvlm.presets import preset, with_overrides
 
 # Base encoders a space can start from (their widths are what width_multiplier scales).
@@ -87,7 +87,7 @@ class SearchSpace:
         depths = tuple(params.get(f"depth_{i}", enc.depths[i]) for i in range(n))
         widths = tuple(params.get(f"width_{i}", enc.widths[i]) for i in range(n))
         if "width_multiplier" in params:
-            widths = tuple(scale_width(w, params["width_multiplier"]) for w in enc.widths)
+            widths = scale_widths(enc.widths, params["width_multiplier"])
         overrides = dict(resolution=params["resolution"], llm=params["llm"], depths=depths,
                          widths=widths, projector=params["projector"],
                          prompt_tokens=params["prompt_tokens"], dtype=params["dtype"])
@@ -115,7 +115,7 @@ class SearchSpace:
         if self.width_multiplier is not None:
             params["width_multiplier"] = next(
                 (m for m in self.width_multiplier.values
-                 if tuple(scale_width(w, m) for w in base.widths) == enc.widths), None)
+                 if scale_widths(base.widths, m) == enc.widths), None)
         if self.mlp_ratio is not None:
             params["mlp_ratio"] = enc.mlp_ratios[0]
         for key in ("attention_stages", "output_pool"):
@@ -141,10 +141,14 @@ class SearchSpace:
         return n
 
 
-def scale_width(width: int, multiplier: float) -> int:
-    """Scale a stage width, rounded to the attention head size (so any stage may attend)."""
-    return max(ATTENTION_HEAD_DIM, int(width * multiplier / ATTENTION_HEAD_DIM + 0.5)
-               * ATTENTION_HEAD_DIM)
+def scale_widths(widths: tuple[int, ...], multiplier: float) -> tuple[int, ...]:
+    """Scale the first width (to a multiple of 16) and keep the stage-to-stage ratios, so each
+    width stays a multiple of the previous one (FastViT's grouped downsampling needs it)."""
+    first = max(16, int(widths[0] * multiplier / 16 + 0.5) * 16)
+    out = [first]
+    for prev, w in zip(widths, widths[1:]):
+        out.append(out[-1] * (w // prev))
+    return tuple(out)
 
 
 def _contains(dim: Dim, value) -> bool:

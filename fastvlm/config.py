@@ -72,6 +72,13 @@ class EncoderConfig:
         for i, w in enumerate(self.widths):
             _check(w >= 8 and w % 8 == 0,
                    f"width {w} of stage {i} is invalid; widths must be positive multiples of 8")
+        for i in range(1, n):
+            prev, w = self.widths[i - 1], self.widths[i]
+            # the downsampling 7x7 conv is grouped by its input channels
+            _check(w % prev == 0,
+                   f"width {w} of stage {i} is not a multiple of the previous width {prev} "
+                   f"(FastViT downsamples with a conv grouped by input channels); valid: "
+                   f"{prev}, {2 * prev}, {3 * prev}, ...")
         for i, r in enumerate(self.mlp_ratios):
             _check(0 < r <= 16, f"mlp ratio {r} of stage {i} is invalid; valid: (0, 16]")
         _check(0 <= self.attention_stages <= n,
