@@ -1,0 +1,47 @@
+"""The CLI as a user runs it: exit codes, one-line errors, JSON output."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_presets_json():
+    r = run("presets", "--json")
+    assert r.returncode == 0
+    data = json.loads(r.stdout)
+    assert data["fastvlm-0.5b"]["visual_tokens"] == 256
+    assert data["fastvlm-0.5b"]["params"]["encoder"] == 122_714_208
+
+
+def test_measure_json_tiny():
+    r = run("measure", "--preset", "tiny", "--budget-s", "0.5", "--json", "--memory",
+            "predicted", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms",
+                "ttft_ci_ms", "n", "unstable", "extrapolated", "visual_tokens", "params",
+                "gflops", "peak_memory_mb", "device", "dtype", "threads", "versions", "cached"):
+        assert key in d
+    human = run("measure", "--preset", "tiny", "--budget-s", "0.5", "--memory", "predicted",
+                "--threads", "1")  # same fingerprint (threads are part of it): from the cache
+    assert human.returncode == 0 and "TTFT" in human.stdout and "from cache" in human.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--preset", "tiny", "--resolution", "100"], "not divisible by the encoder's total stride"),
+    (["--preset", "tiny", "--llm", "gpt5"], "unknown llm 'gpt5'"),
+    (["--preset", "tiny", "--widths", "16,x"], "comma-separated integers"),
+    (["--preset", "tiny", "--device", "tpu"], "invalid choice: 'tpu'"),
+])
+def test_bad_configurations_exit_2_with_one_line(args, fragment):
+    r = run("measure", *args)
+    assert r.returncode == 2
+    assert fragment in r.stderr and "Traceback" not in r.stderr

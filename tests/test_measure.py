@@ -1,0 +1,83 @@
+"""measure_ttft end to end on the tiny model: fields, cache, extrapolation, errors."""
+
+import json
+
+import pytest
+
+from fastvlm import preset
+from fastvlm.cache import LatencyCache
+from fastvlm.measure import MeasureSettings, measure_ttft
+from fastvlm.runtime import MeasureError
+
+REQUIRED = ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms", "ttft_ci_ms",
+            "n", "unstable", "extrapolated", "visual_tokens", "params", "gflops",
+            "peak_memory_mb", "device", "dtype", "threads", "versions", "cached")
+
+
+def test_fresh_measurement_is_end_to_end_with_stages(tiny, fast_settings):
+    r = measure_ttft(tiny, fast_settings, LatencyCache()).to_dict()
+    for key in REQUIRED:
+        assert key in r, key
+    assert r["ttft_method"] == "end_to_end" and r["cached"] == []
+    assert r["device"] == "cpu" and r["threads"] == 1 and not r["extrapolated"]
+    assert r["ttft_ci_ms"][0] <= r["ttft_ms"] <= r["ttft_ci_ms"][1]
+    assert r["visual_tokens"] == 4 and r["params"]["total"] == 270536
+    assert r["roofline"]["peak_gflops_s"] > 0
+    json.dumps(r)  # plain JSON all the way down
+
+
+def test_second_call_comes_from_cache(tiny, fast_settings):
+    cache = LatencyCache()
+    first = measure_ttft(tiny, fast_settings, cache)
+    again = measure_ttft(tiny, fast_settings, cache)
+    assert again.cached == ["encoder", "prefill", "projector"]
+    assert again.ttft_method == "sum_of_stages"
+    assert again.stage_ms == first.stage_ms
+    # a different resolution re-measures the encoder and prefill, not the projector
+    other = measure_ttft(preset("tiny", resolution=64), fast_settings, cache)
+    assert other.cached == []  # 1 visual token: the projector shape changed too
+
+
+def test_no_cache_flag_remeasures(tiny, fast_settings):
+    cache = LatencyCache()
+    measure_ttft(tiny, fast_settings, cache)
+    import dataclasses
+
+    again = measure_ttft(tiny, dataclasses.replace(fast_settings, use_cache=False), cache)
+    assert again.cached == []
+
+
+def test_layer_extrapolation_when_asked(tiny, fast_settings):
+    import dataclasses
+
+    s = dataclasses.replace(fast_settings, extrapolate="always")
+    r = measure_ttft(tiny, s, None)
+    assert r.extrapolated and r.ttft_method == "sum_of_stages"
+    fit = r.stages["prefill"].detail["fit"]
+    assert fit["layers"] == [1, 2] and fit["full_layers"] == 2
+    assert r.stages["prefill"].source == "extrapolated"
+
+
+def test_too_small_memory_budget_is_a_clear_error(fast_settings):
+    import dataclasses
+
+    s = dataclasses.replace(fast_settings, extrapolate="never", memory_budget_mb=100)
+    with pytest.raises(MeasureError, match="budget is 100 MB"):
+        measure_ttft(preset("fastvlm-7b"), s, None)
+    s = dataclasses.replace(fast_settings, memory_budget_mb=100)
+    with pytest.raises(MeasureError, match="even 2 layers"):
+        measure_ttft(preset("fastvlm-7b"), s, None)
+
+
+def test_measured_memory_in_child_process(tiny, fast_settings):
+    import dataclasses
+
+    r = measure_ttft(tiny, dataclasses.replace(fast_settings, memory="measured"), None)
+    assert r.peak_memory_source.startswith("measured") and r.peak_memory_mb > 0
+
+
+def test_settings_validation():
+    with pytest.raises(ValueError, match="valid: auto, always, never"):
+        MeasureSettings(extrapolate="sometimes")
+    with pytest.raises(ValueError, match="budget_s"):
+        MeasureSettings(budget_s=0)
