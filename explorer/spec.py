@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fastvlm.config import ConfigError
+from fastvlm.presets import preset
 from fastvlm.measure import CHANNELS_LAST, EXTRAPOLATE, MEMORY_MODES, MeasureSettings
 from fastvlm.runtime import DEVICES
 
@@ -241,7 +242,7 @@ def _validate_space(space: SearchSpace, source: str) -> None:
     """Every single value must be valid on its own (combinations may still be invalid and are
     then recorded as failed samples)."""
     grid = space.grid()
-    n_stages = len(space.config_from_params({k: v[0] for k, v in grid.items()}).encoder.depths)
+    n_stages = preset(ENCODER_BASES[space.encoder_base]).encoder.num_stages
     for key in ("depths", "widths"):
         dims = getattr(space, key)
         if dims is not None and len(dims) != n_stages:

@@ -1,0 +1,59 @@
+"""Study files: accepted shipped studies; bad files rejected with file, key and reason."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from explorer.spec import SpecError, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["quick", "paper", "mobile"])
+def test_shipped_studies_load(name):
+    spec = load_spec(ROOT / "studies" / f"{name}.toml")
+    assert spec.name == name and spec.space.size() >= 8
+    assert spec.objectives[0] == "ttft_ms"
+
+
+def test_presets_are_diffs_of_base():
+    spec = load_spec(ROOT / "studies" / "quick.toml")
+    assert spec.proxy_tier == 1  # from base.toml
+    assert spec.measure["budget_s"] == 6  # overridden by quick.toml
+    assert spec.population_size == 8
+
+
+BAD = [
+    ('name = "x"\n[space]\nresolution = [512]\nresolutoin = 3\n', "unknown key 'space.resolutoin'"),
+    ('name = "x"\n[space]\nresolution = "512"\n', "space.resolution: expected int values"),
+    ('name = "x"\n[space]\nresolution = {min = 1024, max = 256}\n', "impossible range"),
+    ('name = "x"\n[space]\nresolution = [500]\n', "space.resolution = 500"),
+    ('name = "x"\n[space]\nresolution = [\n', "TOML syntax error"),
+    ('name = "x"\n[space]\nresolution = [512]\n[sampler]\nname = "cmaes"\n', "valid: nsga2"),
+    ('name = "x"\n[space]\nresolution = [512]\nllm = ["gpt9"]\n', "unknown llm 'gpt9'"),
+    ('name = "x"\n[space]\nresolution = [512]\n[run]\ntrials = 0\n', "run.trials: 0 must be >= 1"),
+    ('name = "x"\n[space]\nresolution = [512]\n[proxy]\ntier = 5\n', "proxy.tier: 5 is invalid"),
+    ('name = "x"\n[space]\nresolution = [512]\n[constraints]\nmax_ttft_ms = -1\n', "must be > 0"),
+    ('[space]\nresolution = [512]\n', "name: required"),
+]
+
+
+@pytest.mark.parametrize("text, fragment", BAD)
+def test_bad_study_files(tmp_path, text, fragment):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_spec(f)
+    assert fragment in str(err.value) and str(f) in str(err.value)
+
+
+def test_cli_rejects_bad_file_before_creating_storage(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('name = "x"\n[space]\nresolution = [512]\nwidth = 3\n')
+    db = tmp_path / "store.db"
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(f), "--storage",
+                        f"sqlite:///{db}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "unknown key 'space.width'" in r.stderr
+    assert "Traceback" not in r.stderr and not db.exists()
