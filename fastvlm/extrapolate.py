@@ -21,6 +21,10 @@ from .runtime import MeasureError
 from .stats import Latency
 
 VARIANT_LAYERS = (1, 2, 4, 8)
+# Share of the free memory a measured model may plan for. The analytic prediction misses the
+# runtime's own ~1 GB (libraries, allocator caches, oneDNN scratch), hence well under a half:
+# FastVLM-7B then peaks under 12 GB on a 24 GB machine (benchmarks/bench_cost7b.py).
+DEFAULT_BUDGET_FRACTION = 0.4
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ def available_memory_mb(device: str) -> float:
 def plan_layers(cfg: VlmConfig, mode: str = "auto", budget_mb: float | None = None,
                 device: str = "cpu") -> LayerPlan:
     """Decide between a full measurement and layer extrapolation, and which depths to time."""
-    budget = budget_mb if budget_mb is not None else 0.5 * available_memory_mb(device)
+    budget = budget_mb if budget_mb is not None else DEFAULT_BUDGET_FRACTION * \
+        available_memory_mb(device)
     full_mb = analyze(cfg).predicted_peak_bytes / 2**20
     L = cfg.llm.num_layers
     if mode == "never" or (mode == "auto" and full_mb <= budget):

@@ -50,7 +50,7 @@ class MeasureSettings:
     max_n: int = 30
     target_ci: float = 0.025
     extrapolate: str = "auto"  # auto: only when the full LLM exceeds the memory budget
-    memory_budget_mb: float | None = None  # default: half of the available memory
+    memory_budget_mb: float | None = None  # default: 40% of the available memory
     channels_last: str = "auto"  # auto: pick the faster encoder memory format during warm-up
     memory: str = "predicted"  # peak memory: predicted, measured (fresh child process) or auto
     use_cache: bool = True

@@ -64,7 +64,7 @@ def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--extrapolate", default="auto", choices=("auto", "always", "never"),
                    help="layer extrapolation of the LLM prefill (auto: when it does not fit)")
     g.add_argument("--memory-budget-mb", type=float,
-                   help="memory the measured model may use (default: half of what is free)")
+                   help="memory the measured model may plan for (default: 40%% of what is free)")
     g.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),
                    help="encoder memory format (auto: the faster one, chosen during warm-up)")
     g.add_argument("--no-cache", action="store_true", help="re-measure cached components")

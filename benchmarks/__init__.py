@@ -1,0 +1,1 @@
+"""Benchmarks: each script measures one target, prints a table, saves benchmarks/results/."""
