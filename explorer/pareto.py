@@ -11,6 +11,7 @@ milliseconds (benchmarks/bench_pareto.py).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -103,18 +104,38 @@ def hypervolume_2d(losses, ref: Sequence[float]) -> float:
 
 
 def hypervolume_history(losses, ref: Sequence[float], feasible=None) -> np.ndarray:
-    """Hypervolume of the (feasible) points seen so far, after each row in trial order."""
+    """Hypervolume of the (feasible) points seen so far, after each row in trial order.
+
+    Keeps the 2-D front sorted (x ascending, y descending) and updates the area locally on
+    each insertion: amortised O(log n) per point plus the points it removes.
+    """
     x = np.asarray(losses, dtype=float).reshape(-1, 2)
     ok = np.ones(len(x), dtype=bool) if feasible is None else np.asarray(feasible, dtype=bool)
+    r0, r1 = float(ref[0]), float(ref[1])
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def slab(k: int) -> float:  # area between point k and the next point (or the reference)
+        nxt = xs[k + 1] if k + 1 < len(xs) else r0
+        return (nxt - xs[k]) * (r1 - ys[k])
+
     out = np.zeros(len(x))
-    front = np.empty((0, 2))
     hv = 0.0
-    for i, p in enumerate(x):
-        if ok[i] and np.all(np.isfinite(p)) and not np.any(np.all(front <= p, axis=1)):
-            keep = ~np.all(p <= front, axis=1)
-            front = np.vstack([front[keep], p])
-            hv = hypervolume_2d(front, ref)
-        out[i] = hv
+    for n, (a, b) in enumerate(x.tolist()):
+        if ok[n] and a < r0 and b < r1:  # NaN compares False: skipped
+            i = bisect.bisect_right(xs, a)
+            if not (i > 0 and ys[i - 1] <= b):  # not dominated by (or equal to) a front point
+                j = bisect.bisect_left(xs, a)
+                k = j
+                while k < len(xs) and ys[k] >= b:  # the points p dominates: a contiguous run
+                    k += 1
+                lo = max(j - 1, 0)
+                old = sum(slab(m) for m in range(lo, k))
+                del xs[j:k], ys[j:k]
+                xs.insert(j, a)
+                ys.insert(j, b)
+                hv += sum(slab(m) for m in range(lo, j + 1)) - old
+        out[n] = hv
     return out
 
 

@@ -1,0 +1,36 @@
+"""recommend() on a hand-made study frame: ties, budgets, explanation."""
+
+from explorer.recommend import recommend
+from explorer.results import Budgets, StudyFrame
+
+
+def row(n, ttft, proxy, unc=0.01, mem=1000.0):
+    return {"number": n, "state": "COMPLETE", "values": [ttft, proxy], "ttft_ms": ttft,
+            "proxy_text_rich": proxy, "proxy_text_rich_unc": unc, "memory_mb": mem,
+            "summary": f"cfg{n}", "encoder_ms": ttft / 2, "prefill_ms": ttft / 2}
+
+
+def frame(rows):
+    return StudyFrame("s", ["minimize", "maximize"], ["ttft_ms", "proxy_text_rich"],
+                      {"constraints": {}}, rows)
+
+
+def test_best_within_budget_and_next_better():
+    f = frame([row(0, 100, 0.40), row(1, 300, 0.60), row(2, 900, 0.70), row(3, 200, 0.45)])
+    rec = recommend(f, Budgets(max_ttft_ms=500))
+    assert rec.choice["number"] == 1 and rec.feasible == 3
+    assert rec.next_better["number"] == 2
+    assert "+600 ms TTFT" in rec.reason and "fastest feasible option (trial 0" in rec.reason
+
+
+def test_ties_within_uncertainty_prefer_the_faster():
+    f = frame([row(0, 400, 0.600, unc=0.02), row(1, 250, 0.590, unc=0.02)])
+    rec = recommend(f, Budgets(max_ttft_ms=500))
+    assert rec.choice["number"] == 1 and [r["number"] for r in rec.tied_with] == [0]
+
+
+def test_memory_budget_and_nothing_fits():
+    f = frame([row(0, 100, 0.4, mem=5000), row(1, 200, 0.5, mem=900)])
+    assert recommend(f, Budgets(max_ttft_ms=1000, max_memory_mb=1000)).choice["number"] == 1
+    none = recommend(f, Budgets(max_ttft_ms=50))
+    assert none.choice is None and "fastest is trial 0 at 100 ms" in none.reason
