@@ -35,7 +35,7 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
     "sampler": ("name", "seed", "population_size", "n_startup_trials"),
     "run": ("trials", "timeout_s"),
     "measure": ("device", "threads", "budget_s", "extrapolate", "memory", "channels_last",
-                "memory_budget_mb", "min_n", "max_n"),
+                "memory_budget_mb", "min_n", "max_n", "use_cache"),
 }
 
 
@@ -275,6 +275,8 @@ def _measure(raw: dict, source: str) -> dict:
     for key in ("budget_s", "memory_budget_mb"):
         if key in raw and (not isinstance(raw[key], (int, float)) or raw[key] <= 0):
             raise SpecError(f"{source}: measure.{key}: {raw[key]!r} must be a number > 0")
+    if "use_cache" in raw and not isinstance(raw["use_cache"], bool):
+        raise SpecError(f"{source}: measure.use_cache: {raw['use_cache']!r} must be true/false")
     for key in ("threads", "min_n", "max_n"):
         if key in raw and (not isinstance(raw[key], int) or raw[key] < 1):
             raise SpecError(f"{source}: measure.{key}: {raw[key]!r} must be an integer >= 1")
