@@ -1,0 +1,143 @@
+"""The tier-1 reader oracle: model preprocessing at resolution r, then Tesseract, scored by 1 - CER.
+
+    python -c "from fastvlm.proxy.reader import *; from fastvlm.proxy.pages import render_page; \
+print(read_pages([render_page('text_rich', 0)], 512))"
+
+Preprocessing follows FastVLM / LLaVA ("pad" aspect mode): pad to a square with the CLIP mean
+colour, then resize to r x r with an antialiased bicubic kernel (transformers'
+`LlavaImageProcessor.resample = BICUBIC`, torchvision `antialias=True`, which PIL's BICUBIC
+matches). "area" (box filter) is a robustness variant. The resized image is then upsampled back
+to 1024 with the same kernel, so the reader is limited by the information that survives at r,
+not by its own minimum text height. Tesseract runs one process per page (`--psm 6`, one thread
+each, Sauvola binarisation), up to `os.cpu_count()` at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+from .pages import PAGE_SIZE, Page
+
+KERNELS = {"bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}
+PAD_GRAY = 114  # LLaVA pads with the CLIP mean colour (122, 116, 104); its luma in "L"
+INSTALL_HINT = ("install it with `apt-get install tesseract-ocr tesseract-ocr-eng` "
+                "(or run scripts/setup.sh)")
+# One uniform block of text (psm 6); Sauvola local thresholding, because Tesseract's default
+# global Otsu splits a textured scene background into garbage "text" at full resolution.
+TESSERACT_ARGS = ("stdin", "stdout", "--psm", "6", "-l", "eng", "-c", "thresholding_method=2")
+READER_SETTINGS = "psm 6, sauvola"
+
+
+class ReaderMissingError(RuntimeError):
+    """The Tesseract binary or its English data is not installed."""
+
+
+def check_kernel(kernel: str) -> None:
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown resize kernel {kernel!r}; valid: {', '.join(KERNELS)}")
+
+
+def preprocess(image: Image.Image, resolution: int, kernel: str = "bicubic") -> Image.Image:
+    """What the model sees: pad to square, resize to `resolution` x `resolution`."""
+    check_kernel(kernel)
+    w, h = image.size
+    if w != h:
+        side = max(w, h)
+        square = Image.new(image.mode, (side, side), PAD_GRAY)
+        square.paste(image, ((side - w) // 2, (side - h) // 2))
+        image = square
+    if image.size != (resolution, resolution):
+        image = image.resize((resolution, resolution), KERNELS[kernel])
+    return image
+
+
+def degrade(image: Image.Image, resolution: int, kernel: str = "bicubic") -> Image.Image:
+    """`preprocess` to r, then back to the page size: what survives at r, at a readable scale."""
+    small = preprocess(image, resolution, kernel)
+    return small.resize((PAGE_SIZE, PAGE_SIZE), KERNELS[kernel]) if resolution != PAGE_SIZE \
+        else small
+
+
+@functools.lru_cache(maxsize=1)
+def reader_version() -> str:
+    """E.g. "tesseract 5.3.0 (psm 6, sauvola)"; raises `ReaderMissingError` with the hint."""
+    exe = shutil.which("tesseract")
+    if exe is None:
+        raise ReaderMissingError(f"tesseract not found on PATH; {INSTALL_HINT}")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    first = (out.stdout or out.stderr).splitlines()[0].strip()
+    langs = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30)
+    if "eng" not in langs.stdout.split():
+        raise ReaderMissingError(f"tesseract has no English data ('eng'); {INSTALL_HINT}")
+    return f"{first} ({READER_SETTINGS})"
+
+
+def ocr(image: Image.Image) -> str:
+    """Tesseract's text for one image (single-threaded process, page segmentation mode 6)."""
+    buf = io.BytesIO()
+    image.save(buf, format="PPM")  # PGM for "L": uncompressed, fast to write and read
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    try:
+        out = subprocess.run(["tesseract", *TESSERACT_ARGS], input=buf.getvalue(),
+                             capture_output=True, env=env, timeout=300)
+    except FileNotFoundError:
+        raise ReaderMissingError(f"tesseract not found on PATH; {INSTALL_HINT}") from None
+    if out.returncode != 0:
+        raise RuntimeError(f"tesseract failed ({out.returncode}): "
+                           f"{out.stderr.decode(errors='replace').strip()[-500:]}")
+    return out.stdout.decode("utf-8", errors="replace")
+
+
+def normalize(text: str) -> str:
+    """Collapse all whitespace (line breaks included) to single spaces."""
+    return " ".join(text.split())
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance, one numpy pass per character of `a` (O(len a * len b), vectorised)."""
+    if len(a) < len(b):
+        a, b = b, a
+    if not b:
+        return len(a)
+    bv = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    cols = np.arange(len(b) + 1)
+    prev = cols.copy()
+    for i, ch in enumerate(a, start=1):
+        cost = (bv != ord(ch)).astype(np.int64)
+        # best of deletion / substitution, then insertions via a running min of (d[k] - k) + j
+        cur = np.empty_like(prev)
+        cur[0] = i
+        cur[1:] = np.minimum(prev[1:] + 1, prev[:-1] + cost)
+        prev = np.minimum.accumulate(cur - cols) + cols
+    return int(prev[-1])
+
+
+def char_accuracy(truth: str, text: str) -> float:
+    """1 - CER of `text` against `truth` after whitespace normalisation, clipped to [0, 1]."""
+    truth, text = normalize(truth), normalize(text)
+    if not truth:
+        return 1.0 if not text else 0.0
+    return max(0.0, 1.0 - levenshtein(truth, text) / len(truth))
+
+
+def read_page(page: Page, resolution: int, kernel: str = "bicubic") -> float:
+    """Character accuracy of Tesseract on `page` as the model would see it at `resolution`."""
+    return char_accuracy(page.text, ocr(degrade(page.image, resolution, kernel)))
+
+
+def read_pages(pages: list[Page], resolution: int, kernel: str = "bicubic",
+               workers: int | None = None) -> list[float]:
+    """Per-page character accuracy, pages read in parallel (one Tesseract process each)."""
+    check_kernel(kernel)
+    reader_version()  # fail once, clearly, before starting any work
+    workers = max(1, min(workers or os.cpu_count() or 1, len(pages)))
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda p: read_page(p, resolution, kernel), pages))
