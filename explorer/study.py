@@ -66,14 +66,26 @@ def constraints_func(spec: StudySpec):
 
 
 def study_attrs(spec: StudySpec, runtime: RuntimeInfo) -> dict:
-    from fastvlm.proxy import PROXIES  # noqa: F401  (proxy labels need the registry importable)
+    from fastvlm.proxy import get_proxy
+    from fastvlm.proxy.calibrate import load as load_calibration
 
     objectives = [{"name": o.name, "direction": o.direction, "unit": o.unit, "label": o.label}
                   for o in map(get_objective, spec.objectives)]
     return {"schema_version": SCHEMA_VERSION, "spec": spec.to_dict(), "spec_raw": spec.raw,
             "fingerprint": runtime.to_dict(), "objectives": objectives,
             "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
-            "proxy": {"tier": spec.proxy_tier}}
+            "proxy": _proxy_attrs(spec.proxy_tier, get_proxy, load_calibration)}
+
+
+def _proxy_attrs(tier: int, get_proxy, load_calibration) -> dict:
+    """What the study's proxy is and how good its calibration is (shown next to every value)."""
+    proxy = get_proxy(tier)
+    cal = load_calibration()
+    fits = cal["tiers"].get(str(min(tier, 1)), {})
+    return {"tier": tier, "name": proxy.name, "measures": proxy.measures,
+            "calibration_version": cal["data"]["version"],
+            "calibration_rmse": {f: fit["loo_rmse"] for f, fit in fits.items()
+                                 if f != "measurement"}}
 
 
 def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,

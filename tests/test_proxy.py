@@ -1,0 +1,120 @@
+"""Tier-0 proxy, registry, calibration and CLI: the validation properties that need no OCR."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from explorer.cli import main
+from fastvlm.config import ConfigError
+from fastvlm.presets import preset
+from fastvlm.proxy import REGISTRY, evaluate, get_proxy
+from fastvlm.proxy import calibrate as C
+from fastvlm.proxy.published import DATA_FILE, data_version, load_points
+
+RESOLUTIONS = (256, 384, 512, 768, 1024, 1536)
+LLMS = ("fastvlm-0.5b", "fastvlm-1.5b", "fastvlm-7b")
+
+
+def value(name, family="text_rich", tier=0, **overrides):
+    return evaluate(preset(name, **overrides), tier).families[family].value
+
+
+def test_registry_names_tiers_and_costs():
+    assert sorted(REGISTRY) == [0, 1, 2]
+    for tier, spec in REGISTRY.items():
+        assert spec.tier == tier and spec.expected_cost and spec.measures
+        assert get_proxy(spec.name) is spec and get_proxy(str(tier)) is spec
+    with pytest.raises(ConfigError, match=r"unknown proxy tier 3; valid: 0 \(surrogate\)"):
+        get_proxy(3)
+    with pytest.raises(ConfigError, match="takes no option"):
+        evaluate(preset("fastvlm-0.5b"), 0, budget_s=3)
+
+
+def test_result_shape_labels_and_error_bars():
+    d = evaluate(preset("fastvlm-0.5b", resolution=512), 0).to_dict()
+    assert d["tier"] == 0 and d["label"] == "proxy accuracy (text-rich, tier 0)"
+    assert set(d["families"]) == {"text_rich", "general"}
+    for fam, v in d["families"].items():
+        assert 0 < v["value"] < 1 and v["uncertainty"] > 0
+        assert v["label"] == f"proxy accuracy ({fam.replace('_', '-')}, tier 0)"
+        assert d["calibration_rmse"][fam] > 0
+        assert v["uncertainty"] >= d["calibration_rmse"][fam] - 1e-6
+    assert d["llm_prior"] is True and any("LLM-size" in n for n in d["notes"])
+    assert "TextVQA" not in json.dumps({k: d[k] for k in ("label", "families", "notes")})
+
+
+@pytest.mark.parametrize("name", LLMS)
+def test_monotone_in_resolution_and_text_rich_more_sensitive(name):
+    text = [value(name, resolution=r) for r in RESOLUTIONS]
+    general = [value(name, "general", resolution=r) for r in RESOLUTIONS]
+    assert text == sorted(text) and general == sorted(general)
+    assert text[-2] - text[0] > 0.1, "FastViTHD@1024 must beat @256 on text-rich"
+    assert text[-2] - text[0] > 2 * (general[-2] - general[0])
+
+
+@pytest.mark.parametrize("resolution", (256, 512, 768, 1024))
+def test_llm_size_ordering_at_equal_vision(resolution):
+    for family in ("text_rich", "general"):
+        v = [value(n, family, resolution=resolution) for n in LLMS]
+        assert v[0] < v[1] < v[2]
+
+
+def test_extrapolation_and_unfitted_priors_widen_the_band():
+    inside = evaluate(preset("fastvlm-0.5b", resolution=1024), 0)
+    outside = evaluate(preset("fastvlm-0.5b", resolution=1536), 0)
+    assert outside.families["text_rich"].uncertainty > inside.families["text_rich"].uncertainty
+    assert any("outside the calibrated range" in n for n in outside.notes)
+    half = evaluate(preset("fastvlm-0.5b", widths=(48, 96, 192, 384, 768)), 0)
+    assert half.families["text_rich"].value < inside.families["text_rich"].value
+    assert half.families["text_rich"].uncertainty > inside.families["text_rich"].uncertainty
+
+
+def test_pooling_tokens_costs_text_rich_accuracy():
+    full = value("fastvlm-0.5b", resolution=1024)
+    pooled = value("fastvlm-0.5b", resolution=1024, output_pool=4)  # 256 -> 16 tokens
+    assert pooled < full - 0.05
+
+
+def test_calibration_is_reproducible_and_beats_the_baseline():
+    stored = C.load()
+    assert stored["data"]["version"] == data_version(DATA_FILE)
+    fresh = C.calibrate()
+    for family in ("text_rich", "general"):
+        a, b = stored["tiers"]["0"][family], fresh["tiers"]["0"][family]
+        for key in ("beta", "loo_rmse", "median_xheight", "leave_one_llm_out_rmse"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
+        assert a["loo_rmse"] < a["baseline_loo_rmse"]
+        assert a["beta"] >= 0 and all(v >= 0 for v in a["lambda"].values())
+
+
+def test_calibration_points_compare_like_with_like():
+    points, notes = load_points()
+    assert len(points) > 60
+    assert all(p.resolution <= 1024 for p in points)  # no 2048 tiled rows
+    groups = {(p.group, p.benchmark) for p in points}
+    for g in groups:
+        assert sum((p.group, p.benchmark) == g for p in points) >= 2
+    assert any("dynamic" in n for n in notes)
+
+
+def test_tier0_imports_no_torch():
+    code = ("import sys; from fastvlm.presets import preset; from fastvlm.proxy import evaluate;"
+            "evaluate(preset('fastvlm-0.5b'), 0); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_cli_json_and_errors(capsys):
+    assert main(["proxy", "--preset", "fastvlm-1.5b", "--resolution", "768", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("tier", "label", "families", "calibration_rmse", "cost_ms"):
+        assert key in d
+    assert {"value", "uncertainty"} <= set(d["families"]["general"])
+    assert main(["proxy", "--tier", "7"]) == 2
+    assert "valid: 0 (surrogate)" in capsys.readouterr().err
+    assert main(["proxy", "--resolution", "500"]) == 2
+    assert main(["proxy", "--preset", "fastvlm-0.5b"]) == 0
+    out = capsys.readouterr().out
+    assert "proxy accuracy (text-rich, tier 0)" in out and "LOO calibration RMSE" in out

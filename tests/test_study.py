@@ -1,0 +1,151 @@
+"""The study driver on tiny studies: smoke, resume, failures, device guard, interruption."""
+
+import json
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from explorer.errors import StudyError
+from explorer.spec import SpecError, load_spec
+from explorer.storage import default_storage_url, open_storage
+from explorer.study import run_study
+from study_fixtures import write_tiny_study
+
+
+def sweep(spec, url=None, **kw):
+    url = url or default_storage_url()
+    return run_study(spec, open_storage(url), url, show_progress=False, **kw)
+
+
+def test_smoke_three_trials_stored_in_standard_optuna(tmp_path):
+    spec = load_spec(write_tiny_study(tmp_path, trials=3))
+    summary = sweep(spec)
+    assert summary["trials"] == {"COMPLETE": 3}
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    assert study.metric_names == ["ttft_ms", "proxy_text_rich"]
+    assert study.user_attrs["schema_version"] == 1
+    assert study.user_attrs["references_skipped"] == {
+        "fastvlm-0.5b": "outside this study's search space"}
+    for t in study.trials:
+        a = t.user_attrs
+        assert {"config", "ttft", "proxy", "counts", "constraints"} <= set(a)
+        assert t.values[0] == a["ttft"]["ttft_ms"]
+        assert a["proxy"]["tier"] == 0 and 0 <= t.values[1] <= 1
+        assert set(a["ttft"]["stages"]) == {"encoder", "projector", "prefill"}
+    assert summary["pareto"], "a feasible front exists"
+
+
+def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
+    spec = load_spec(write_tiny_study(tmp_path, trials=2))
+    sweep(spec)
+    summary = sweep(spec, trials=6)
+    assert sum(summary["trials"].values()) == 6
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    cached = [t.user_attrs["ttft"]["cached"] for t in study.trials]
+    # 2 resolutions x 2 widths: 6 trials must repeat a configuration, served from the cache
+    assert any(c == ["encoder", "prefill", "projector"] for c in cached)
+
+
+def test_invalid_samples_are_recorded_and_the_study_goes_on(tmp_path):
+    spec = load_spec(write_tiny_study(tmp_path, trials=8, sampler="grid",
+                                      extra_space="output_pool = [1, 4]"))
+    summary = sweep(spec)
+    assert summary["trials"]["FAIL"] == 4 and summary["trials"]["COMPLETE"] == 4
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    errors = [t.user_attrs["error"] for t in study.trials if t.state.name == "FAIL"]
+    assert all(e.startswith("invalid sample: resolution") for e in errors)
+
+
+def test_other_device_is_refused(tmp_path):
+    spec = load_spec(write_tiny_study(tmp_path, trials=1))
+    sweep(spec)
+    storage = open_storage(default_storage_url())
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    fp = dict(study.user_attrs["fingerprint"], fingerprint="elsewhere", device="cuda")
+    study.set_user_attr("fingerprint", fp)
+    with pytest.raises(StudyError, match="Latencies from different devices must not mix"):
+        sweep(spec, trials=2)
+    assert sum(sweep(spec, trials=2, allow_other_device=True)["trials"].values()) == 2
+
+
+def test_changed_spec_is_refused(tmp_path):
+    sweep(load_spec(write_tiny_study(tmp_path, trials=1)))
+    changed = load_spec(write_tiny_study(tmp_path, trials=1, resolutions="[64]"))
+    with pytest.raises(SpecError, match="differs in: space"):
+        sweep(changed)
+
+
+def test_ctrl_c_records_and_resume_reruns(tmp_path, monkeypatch):
+    import explorer.study as study_mod
+
+    spec = load_spec(write_tiny_study(tmp_path, trials=3))
+    real = study_mod.evaluate_config
+    calls = {"n": 0}
+
+    def flaky(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(study_mod, "evaluate_config", flaky)
+    first = sweep(spec)
+    assert first["interrupted"] and first["trials"] == {"COMPLETE": 1, "FAIL": 1}
+    monkeypatch.setattr(study_mod, "evaluate_config", real)
+    second = sweep(spec, trials=4)  # 3 wanted + the interrupted one, re-run
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    interrupted = [t for t in study.trials if t.state.name == "FAIL"][0]
+    assert interrupted.user_attrs["error"].startswith("interrupted")
+    rerun = [t for t in study.trials if t.number > interrupted.number
+             and t.params == interrupted.params and t.state.name == "COMPLETE"]
+    assert rerun and second["trials"]["COMPLETE"] == 3
+
+
+def cli(*args):
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
+                       text=True, timeout=600)
+    return r
+
+
+def test_pareto_recommend_export_on_a_real_study(tmp_path):
+    sweep(load_spec(write_tiny_study(tmp_path, trials=4)))
+    r = cli("pareto", "--study", "tiny", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["study"] == "tiny" and data["directions"] == ["minimize", "maximize"]
+    assert data["metric_names"] == ["ttft_ms", "proxy_text_rich"]
+    first = data["trials"][0]
+    assert {"number", "values", "config", "ttft_breakdown", "proxy"} <= set(first)
+    r = cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")
+    assert r.returncode == 0 and "recommended: trial" in r.stdout and "why:" in r.stdout
+    out = tmp_path / "export"
+    r = cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert {"config.json", "MODEL_CARD.md", "fastvlm_explorer.json"} <= {p.name for p in
+                                                                         out.iterdir()}
+    import torch
+    from transformers import AutoConfig, FastVlmForConditionalGeneration
+
+    with torch.device("meta"):
+        model = FastVlmForConditionalGeneration(AutoConfig.from_pretrained(out))
+    reported = json.loads((out / "measurements.json").read_text())["counts"]["params"]["total"]
+    assert sum(p.numel() for p in model.parameters()) == reported
+    again = cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["pareto", "--study", "nope"], "no study 'nope' in this storage; available: tiny"),
+    (["export", "--study", "tiny", "--trial", "99", "--out", "x"], "no trial 99"),
+])
+def test_reading_errors_are_one_line(tmp_path, args, fragment):
+    sweep(load_spec(write_tiny_study(tmp_path, trials=1)))
+    r = cli(*args)
+    assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_storage_is_a_clear_error(tmp_path):
+    r = cli("pareto", "--study", "x", "--storage", f"sqlite:///{tmp_path}/none.db")
+    assert r.returncode == 1 and "no study storage at" in r.stderr
