@@ -1,0 +1,47 @@
+"""Streamlit entry: pick a study and a page; the pages live in dashboard/views/.
+
+    fastvlm-explore dashboard --storage sqlite:///results/fastvlm-explorer.db
+    streamlit run dashboard/app.py -- --storage URL [--study NAME]
+
+The storage comes from `--storage` (after `--`), else $FASTVLM_DASHBOARD_STORAGE, else the
+explorer's default SQLite file. Any error reading it is a message in the page, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+try:
+    import dashboard  # noqa: F401
+except ModuleNotFoundError:  # `streamlit run dashboard/app.py` from a checkout, not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dashboard.sidebar import Context, sidebar  # noqa: E402
+from dashboard.views import compare, pareto, search, trial  # noqa: E402
+
+PAGES = {"Pareto front": pareto.render, "Trial": trial.render, "Search": search.render,
+         "Compare studies": compare.render}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dashboard/app.py", add_help=False)
+    p.add_argument("--storage", default=os.environ.get("FASTVLM_DASHBOARD_STORAGE"))
+    p.add_argument("--study", default=os.environ.get("FASTVLM_DASHBOARD_STUDY"))
+    args, _ = p.parse_known_args(argv)
+    return args
+
+
+def main() -> None:
+    st.set_page_config(page_title="FastVLM explorer", page_icon="⏱️", layout="wide")
+    args = parse_args(sys.argv[1:])
+    ctx: Context | None = sidebar(args.storage, args.study, list(PAGES))
+    if ctx is not None:
+        PAGES[ctx.page](ctx)
+
+
+main()

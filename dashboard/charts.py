@@ -1,0 +1,184 @@
+"""Plotly figures of the Pareto view and the study comparison (pure: data in, figure out).
+
+    python -c "from dashboard.charts import LLM_SYMBOLS; print(LLM_SYMBOLS)"
+
+The Pareto scatter: TTFT on a log axis against proxy accuracy; colour = resolution, symbol =
+LLM, size = visual tokens; trials over budget stay visible in grey; the feasible front is a
+step line; published FastVLM reference points are stars. Every marker carries its trial number
+in `customdata` (what a click selects) and its whole configuration in the hover text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .data import FAMILIES, FrontView, StudyData, accuracy_label, ttft_label
+
+LLM_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
+GREY = "#c4c4c4"
+FRONT = "#d62728"
+GL_ABOVE = 2000  # points: switch to WebGL markers above this (SVG slows down)
+
+
+def token_sizes(tokens: np.ndarray) -> np.ndarray:
+    """Marker size 6..22 px growing with sqrt(visual tokens)."""
+    t = np.sqrt(np.nan_to_num(tokens, nan=0.0))
+    span = t.max() - t.min() if t.size else 0.0
+    return 6 + 16 * ((t - t.min()) / span if span > 0 else np.zeros_like(t))
+
+
+def hover_texts(data: StudyData, idx: np.ndarray, family: str) -> np.ndarray:
+    """Whole configuration and TTFT breakdown per trial (hover), for rows `idx`."""
+    every = data.memoised(("hover", family), lambda: _hover_all(data, family))
+    return every[idx]
+
+
+def _hover_all(data: StudyData, family: str) -> np.ndarray:
+    c, rows = data.cols, data.frame.rows
+    out = []
+    for i in range(data.n):
+        r = rows[i]
+        unc = r.get(f"proxy_{family}_unc")
+        flags = " ".join(f for f, on in (("UNSTABLE", r.get("unstable")),
+                                         ("prefill extrapolated", r.get("extrapolated"))) if on)
+        out.append(
+            f"<b>trial {r['number']}</b>{' [' + r['reference'] + ']' if r.get('reference') else ''}"
+            f"<br>{r.get('summary', '')}"
+            f"<br>resolution {r.get('resolution')} px, {r.get('visual_tokens')} visual tokens, "
+            f"LLM {r.get('llm')}"
+            f"<br>depths {r.get('depths')}, widths {r.get('widths')}, attention stages "
+            f"{r.get('attention_stages')}, pool {r.get('output_pool')}"
+            f"<br>TTFT {_f(c['ttft_ms'][i])} ms = encoder {_f(c['encoder_ms'][i])} + projector "
+            f"{_f(c['projector_ms'][i])} + prefill {_f(c['prefill_ms'][i])} (n={r.get('n')}) "
+            f"{flags}<br>proxy {FAMILIES[family]} {_f(c[f'proxy_{family}'][i], 3)}"
+            f" ± {_f(unc, 3)}; memory {_f(c['memory_mb'][i], 0)} MB ({r.get('memory_source')})")
+    return np.array(out, dtype=object)
+
+
+def _f(v, digits: int = 1) -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{digits}f}"
+
+
+def _scatter(n: int):
+    return go.Scattergl if n > GL_ABOVE else go.Scatter
+
+
+def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None) -> go.Figure:
+    fam, c = view.family, data.cols
+    x, y = c["ttft_ms"], data.proxy(fam)
+    llms = sorted(set(c["llm"][view.shown].tolist()))
+    symbol = {llm: LLM_SYMBOLS[i % len(LLM_SYMBOLS)] for i, llm in enumerate(llms)}
+    sizes = token_sizes(c["visual_tokens"])
+    scatter = _scatter(int(view.shown.sum()))
+    fig = go.Figure()
+    over_all = view.shown & ~view.feasible
+    for llm in llms:
+        over = np.flatnonzero(over_all & (c["llm"] == llm))
+        if over.size:
+            fig.add_trace(scatter(
+                x=x[over], y=y[over], mode="markers", name=f"{llm}: over budget ({over.size})",
+                customdata=c["number"][over], text=hover_texts(data, over, fam),
+                hovertemplate="%{text}<br><i>over budget</i><extra></extra>",
+                marker=dict(color=GREY, size=sizes[over], opacity=0.6, symbol=symbol[llm])))
+    for llm in llms:
+        idx = np.flatnonzero(view.feasible & (c["llm"] == llm))
+        if not idx.size:
+            continue
+        fig.add_trace(scatter(
+            x=x[idx], y=y[idx], mode="markers", name=f"{llm} ({idx.size})",
+            customdata=c["number"][idx], text=hover_texts(data, idx, fam),
+            hovertemplate="%{text}<extra></extra>",
+            marker=dict(color=c["resolution"][idx], coloraxis="coloraxis", size=sizes[idx],
+                        symbol=symbol[llm], opacity=0.85, line=dict(width=0.5, color="white"))))
+    front = view.front
+    if front.size:
+        fig.add_trace(go.Scatter(
+            x=x[front], y=y[front], mode="lines", line_shape="hv", name="feasible front",
+            line=dict(color=FRONT, width=2), hoverinfo="skip"))
+    _mark_references(fig, data, view)
+    _mark_choice(fig, data, view, selected)
+    _budget_lines(fig, view)
+    fig.update_layout(
+        xaxis=dict(type="log", title=ttft_label(data)),
+        yaxis=dict(title=accuracy_label(data, fam)),
+        coloraxis=dict(colorscale="Viridis", colorbar=dict(title="resolution (px)", x=1.02)),
+        legend=dict(orientation="h", y=-0.18), height=560, margin=dict(l=60, r=20, t=30, b=40),
+        clickmode="event+select", dragmode="zoom", uirevision=data.name)
+    return fig
+
+
+def _mark_references(fig: go.Figure, data: StudyData, view: FrontView) -> None:
+    c = data.cols
+    idx = np.flatnonzero(view.shown & (c["reference"] != ""))
+    if idx.size:
+        fig.add_trace(go.Scatter(
+            x=c["ttft_ms"][idx], y=data.proxy(view.family)[idx], mode="markers+text",
+            name="published FastVLM", text=c["reference"][idx], textposition="top center",
+            customdata=c["number"][idx], hovertext=hover_texts(data, idx, view.family),
+            hovertemplate="%{hovertext}<extra></extra>",
+            marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
+
+
+def _mark_choice(fig: go.Figure, data: StudyData, view: FrontView, selected: int | None) -> None:
+    c = data.cols
+    marks = []
+    if view.recommendation.choice is not None:
+        marks.append(("recommended", view.recommendation.choice["number"], "black"))
+    if selected is not None and selected in set(c["number"][view.shown].astype(int).tolist()):
+        marks.append(("selected", selected, "#1f77b4"))
+    for name, number, colour in marks:
+        i = data.index_of(number)
+        fig.add_trace(go.Scatter(
+            x=[c["ttft_ms"][i]], y=[data.proxy(view.family)[i]], mode="markers", name=name,
+            customdata=[number], hovertext=hover_texts(data, np.array([i]), view.family),
+            hovertemplate=f"<b>{name}</b><br>%{{hovertext}}<extra></extra>",
+            marker=dict(symbol="circle-open", size=26, line=dict(width=3, color=colour))))
+
+
+def _budget_lines(fig: go.Figure, view: FrontView) -> None:
+    b = view.budgets
+    if b.max_ttft_ms is not None:
+        fig.add_vline(x=b.max_ttft_ms, line=dict(dash="dash", color="grey"),
+                      annotation_text="max TTFT", annotation_position="top left")
+    if b.min_proxy is not None:
+        fig.add_hline(y=b.min_proxy, line=dict(dash="dash", color="grey"),
+                      annotation_text="min proxy", annotation_position="bottom right")
+
+
+def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
+                   keys: dict[str, dict[int, str]]) -> go.Figure:
+    """Several studies overlaid: all feasible trials faint, each front a step line, and the
+    configurations on every front ringed. `keys[study][number]` is a front row's config key."""
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+    fig = go.Figure()
+    for k, (data, view) in enumerate(studies):
+        colour = palette[k % len(palette)]
+        c, fam = data.cols, view.family
+        idx = np.flatnonzero(view.feasible)
+        fig.add_trace(_scatter(idx.size)(
+            x=c["ttft_ms"][idx], y=data.proxy(fam)[idx], mode="markers", opacity=0.25,
+            name=f"{data.name}: trials", customdata=c["number"][idx], legendgroup=data.name,
+            text=c["summary"][idx], hovertemplate=f"{data.name} trial %{{customdata}}"
+            "<br>%{text}<extra></extra>", marker=dict(color=colour, size=6)))
+        f = view.front
+        fig.add_trace(go.Scatter(
+            x=c["ttft_ms"][f], y=data.proxy(fam)[f], mode="lines+markers", line_shape="hv",
+            name=f"{data.name}: front ({data.device()})", legendgroup=data.name,
+            customdata=c["number"][f], text=c["summary"][f],
+            hovertemplate=f"{data.name} trial %{{customdata}}<br>%{{text}}<extra></extra>",
+            line=dict(color=colour, width=2), marker=dict(color=colour, size=8)))
+        on_all = [i for i in f if keys[data.name].get(int(c["number"][i])) in common]
+        if on_all:
+            fig.add_trace(go.Scatter(
+                x=c["ttft_ms"][on_all], y=data.proxy(fam)[on_all], mode="markers",
+                name="on every front" if k == 0 else None, showlegend=k == 0,
+                legendgroup="common", hoverinfo="skip",
+                marker=dict(symbol="circle-open", size=20, line=dict(width=3, color="black"))))
+    first = studies[0][0]
+    fig.update_layout(xaxis=dict(type="log", title="TTFT (ms, measured on each study's device, "
+                                                    "log scale)"),
+                      yaxis=dict(title=accuracy_label(first, studies[0][1].family)),
+                      legend=dict(orientation="h", y=-0.2), height=540,
+                      margin=dict(l=60, r=20, t=30, b=40))
+    return fig

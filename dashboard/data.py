@@ -1,0 +1,336 @@
+"""What the dashboard shows, computed without Streamlit: studies, columns, fronts, labels.
+
+    python -c "from dashboard.data import list_studies; print(list_studies(None))"
+
+Everything here is pure (no Streamlit, no torch) so it is tested directly; `dashboard/cache.py`
+wraps the slow parts in `st.cache_data`. Rows come from `explorer.results` and the Pareto math
+from `explorer.pareto`, the same code the CLI's `pareto` and `recommend` use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_history,
+                             pareto_mask, to_losses)
+from explorer.recommend import Recommendation, recommend
+from explorer.results import Budgets, StudyFrame, study_frame
+
+FAMILIES = {"text_rich": "text-rich", "general": "general"}
+NUMERIC = ("number", "ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "memory_mb",
+           "proxy_text_rich", "proxy_text_rich_unc", "proxy_general", "proxy_general_unc",
+           "resolution", "visual_tokens", "attention_stages", "output_pool", "params_total")
+
+
+class DashboardError(Exception):
+    """Something the page states in one line instead of a traceback."""
+
+
+@dataclass
+class StudyData:
+    """One study: the explorer's `StudyFrame` plus numpy columns aligned with `frame.rows`."""
+
+    frame: StudyFrame
+    cols: dict[str, np.ndarray]
+    memo: dict = field(default_factory=dict, repr=False)  # derived arrays, computed once
+
+    def memoised(self, key, fn):
+        """`fn()` computed once per key (the app caches StudyData as a shared resource)."""
+        if key not in self.memo:
+            self.memo[key] = fn()
+        return self.memo[key]
+
+    @property
+    def name(self) -> str:
+        return self.frame.study_name
+
+    @property
+    def n(self) -> int:
+        return len(self.frame.rows)
+
+    @property
+    def complete(self) -> np.ndarray:
+        return self.cols["complete"]
+
+    def proxy(self, family: str) -> np.ndarray:
+        return self.cols[f"proxy_{family}"]
+
+    def index_of(self, number: int) -> int:
+        idx = np.flatnonzero(self.cols["number"] == number)
+        if idx.size == 0:
+            raise DashboardError(f"no trial {number} in study {self.name!r}")
+        return int(idx[0])
+
+    def device(self) -> str:
+        fp = self.frame.attrs.get("fingerprint") or {}
+        return fp.get("device_name") or fp.get("device") or "unknown device"
+
+    def description(self) -> str:
+        return (self.frame.attrs.get("spec") or {}).get("description", "")
+
+
+def _storage(url: str | None):
+    from explorer.storage import open_storage
+
+    try:
+        return open_storage(url, create=False)
+    except Exception as e:  # StudyError / UsageError carry a one-line message already
+        raise DashboardError(str(e)) from None
+
+
+def list_studies(url: str | None) -> list[str]:
+    """Study names in the storage (cheap: no trials are read), or a `DashboardError`."""
+    storage = _storage(url)
+    try:
+        return sorted(s.study_name for s in storage.get_all_studies())
+    except Exception as e:
+        raise DashboardError(f"cannot read studies from the storage: {_first_line(e)}") from None
+
+
+def trial_count(url: str | None, name: str) -> int:
+    """Number of trials in study `name` (trial numbers are 0..n-1), found with O(log n) single
+    look-ups instead of reading every trial; it keys the app's cache of the study."""
+    storage = _storage(url)
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        names = list_studies(url)
+        raise DashboardError(f"no study {name!r} in this storage; available: "
+                             f"{', '.join(names) if names else '(none)'}") from None
+
+    def exists(number: int) -> bool:
+        try:
+            storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            return True
+        except KeyError:
+            return False
+
+    if not exists(0):
+        return 0
+    hi = 1
+    while exists(hi):
+        hi *= 2
+    lo = hi // 2  # exists(lo), not exists(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if exists(mid) else (lo, mid)
+    return lo + 1
+
+
+def load_study_data(url: str | None, name: str) -> StudyData:
+    """All trials of `name` as rows and columns (the slow step; cached by the app)."""
+    from explorer.storage import load_study
+
+    storage = _storage(url)
+    try:
+        study = load_study(name, storage)
+        frame = study_frame(study)
+    except DashboardError:
+        raise
+    except Exception as e:  # UsageError (unknown name) or a storage error
+        raise DashboardError(_first_line(e)) from None
+    return StudyData(frame, columns(frame.rows))
+
+
+def columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Numeric columns as float arrays (None -> NaN), plus state, llm and reference."""
+    cols = {k: np.array([_num(r.get(k)) for r in rows], dtype=float) for k in NUMERIC}
+    cols["complete"] = np.array([r["state"] == "COMPLETE" and bool(r.get("values"))
+                                 for r in rows], dtype=bool)
+    for k in ("state", "llm", "reference", "summary", "depths", "widths"):
+        cols[k] = np.array([r.get(k) or "" for r in rows], dtype=object)
+    cols["unstable"] = np.array([bool(r.get("unstable")) for r in rows], dtype=bool)
+    cols["extrapolated"] = np.array([bool(r.get("extrapolated")) for r in rows], dtype=bool)
+    return cols
+
+
+def _num(v) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+# ---- budgets and the front ----
+
+def default_budgets(data: StudyData) -> Budgets:
+    return data.frame.stored_budgets
+
+
+def budget_mask(data: StudyData, budgets: Budgets, family: str) -> np.ndarray:
+    """Complete trials within `budgets` (same rule as `Budgets.ok`, vectorised)."""
+    c = data.cols
+    ok = data.complete.copy()
+    with np.errstate(invalid="ignore"):
+        for limit, values, sign in ((budgets.max_ttft_ms, c["ttft_ms"], 1),
+                                    (budgets.max_memory_mb, c["memory_mb"], 1),
+                                    (budgets.min_proxy, data.proxy(family), -1)):
+            if limit is not None:
+                ok &= ~np.isnan(values) & (sign * (values - limit) <= 0)
+    return ok
+
+
+def plottable(data: StudyData, family: str) -> np.ndarray:
+    """Complete trials that have both a TTFT and a proxy value of `family`."""
+    return data.complete & np.isfinite(data.cols["ttft_ms"]) & np.isfinite(data.proxy(family))
+
+
+def losses(data: StudyData, family: str) -> np.ndarray:
+    """(n, 2) losses: TTFT (minimised), proxy accuracy (maximised)."""
+    return to_losses(np.column_stack([data.cols["ttft_ms"], data.proxy(family)]),
+                     ["minimize", "maximize"])
+
+
+@dataclass
+class FrontView:
+    """The Pareto view under one set of budgets: what the sliders change."""
+
+    family: str
+    budgets: Budgets
+    shown: np.ndarray  # bool: complete with TTFT and proxy (plotted)
+    feasible: np.ndarray  # bool: shown and within budgets
+    front: np.ndarray  # row indices of the feasible front, fastest first
+    reference: np.ndarray  # hypervolume reference point in loss space (ttft, -proxy)
+    hypervolume: float
+    recommendation: Recommendation
+
+
+def reference_point(data: StudyData, family: str) -> np.ndarray:
+    """Fixed per study and family (beyond the worst complete trial) so that hypervolumes
+    under different budgets stay comparable."""
+    x = losses(data, family)[plottable(data, family)]
+    return default_reference(x) if len(x) else np.array([np.inf, 0.0])
+
+
+def front_view(data: StudyData, family: str, budgets: Budgets) -> FrontView:
+    shown = plottable(data, family)
+    feasible = shown & budget_mask(data, budgets, family)
+    x = losses(data, family)
+    idx = np.flatnonzero(feasible)
+    front = idx[pareto_mask(x[idx])] if idx.size else idx
+    front = front[np.argsort(data.cols["ttft_ms"][front], kind="stable")]
+    ref = reference_point(data, family)
+    hv = hypervolume_2d(x[idx], ref) if idx.size else 0.0
+    return FrontView(family, budgets, shown, feasible, front, ref, hv,
+                     recommend(family_frame(data.frame, family), budgets))
+
+
+def family_frame(frame: StudyFrame, family: str) -> StudyFrame:
+    """The frame with `family` as its proxy objective (what `recommend` ranks by)."""
+    return dataclasses.replace(frame, metric_names=["ttft_ms", f"proxy_{family}"],
+                               directions=["minimize", "maximize"])
+
+
+def hypervolume_over_trials(data: StudyData, family: str, budgets: Budgets):
+    """(trial numbers, hypervolume after each) over the complete trials in trial order."""
+    shown = plottable(data, family)
+    idx = np.flatnonzero(shown)
+    ok = budget_mask(data, budgets, family)[idx]
+    hv = hypervolume_history(losses(data, family)[idx], reference_point(data, family), ok)
+    return data.cols["number"][idx], hv
+
+
+def front_rows(data: StudyData, view: FrontView) -> list[dict]:
+    return [data.frame.rows[i] for i in view.front]
+
+
+# ---- labels: proxies are proxies, with their tier and calibration error ----
+
+def proxy_tier(data: StudyData) -> int | None:
+    return data.memoised("tier", lambda: _proxy_tier(data))
+
+
+def _proxy_tier(data: StudyData) -> int | None:
+    tiers = Counter(r.get("proxy_tier") for r in data.frame.rows if r.get("proxy_tier") is not None)
+    if tiers:
+        return tiers.most_common(1)[0][0]
+    return (data.frame.attrs.get("proxy") or {}).get("tier")
+
+
+def calibration_rmse(data: StudyData, family: str) -> float | None:
+    return data.memoised(("rmse", family), lambda: _rmse(data, family))
+
+
+def _rmse(data: StudyData, family: str) -> float | None:
+    vals = [r.get(f"calibration_rmse_{family}") for r in data.frame.rows]
+    vals = [v for v in vals if isinstance(v, (int, float))]
+    return float(np.median(vals)) if vals else None
+
+
+def accuracy_label(data: StudyData, family: str, short: bool = False) -> str:
+    """E.g. 'proxy accuracy (text-rich, tier 1) ±0.041 RMSE'; never a benchmark's name."""
+    tier = proxy_tier(data)
+    inner = FAMILIES[family] + ("" if tier is None else f", tier {tier}")
+    rmse = calibration_rmse(data, family)
+    label = f"proxy accuracy ({inner})"
+    if rmse is not None and not short:
+        label += f" ±{rmse:.3f} RMSE"
+    return label
+
+
+def ttft_label(data: StudyData) -> str:
+    return f"TTFT (ms, measured on {data.device()}, log scale)"
+
+
+# ---- several studies: the same configurations on different devices ----
+
+def config_key(row: dict) -> str:
+    """The configuration's identity (`VlmConfig.key()`), so fronts can be matched."""
+    from fastvlm.presets import config_from_dict
+
+    return config_from_dict(row["config"]).key()
+
+
+def common_front(fronts: dict[str, list[dict]]) -> set[str]:
+    """Configuration keys on the front of every study in `fronts` (empty if fewer than two)."""
+    if len(fronts) < 2:
+        return set()
+    keys = [{config_key(r) for r in rows} for rows in fronts.values()]
+    return set.intersection(*keys)
+
+
+def failure_summary(data: StudyData, top: int = 5) -> list[tuple[str, int]]:
+    """The most common reasons trials did not complete, with counts."""
+    reasons = Counter(_reason(r) for r in data.frame.rows if r["state"] != "COMPLETE")
+    return reasons.most_common(top)
+
+
+def _reason(row: dict) -> str:
+    err = str(row.get("error") or "no reason recorded").strip()
+    return f"{row['state'].lower()}: {(err.splitlines() or [''])[0][:100]}"
+
+
+def state_counts(data: StudyData) -> dict[str, int]:
+    return dict(Counter(data.cols["state"].tolist()))
+
+
+# ---- tables ----
+
+def front_table(rows: list[dict], family: str) -> list[dict]:
+    """The front for display: one dict per trial, fastest first."""
+    key = f"proxy_{family}"
+    return [{"trial": r["number"], "configuration": r.get("summary"),
+             "reference": r.get("reference") or "", "TTFT ms": r.get("ttft_ms"),
+             "encoder ms": r.get("encoder_ms"), "prefill ms": r.get("prefill_ms"),
+             f"proxy {FAMILIES[family]}": r.get(key), "±": r.get(f"{key}_unc"),
+             "memory MB": r.get("memory_mb"), "unstable": bool(r.get("unstable")),
+             "extrapolated": bool(r.get("extrapolated"))} for r in rows]
+
+
+def front_csv(rows: list[dict]) -> str:
+    """The same flat columns as `fastvlm-explore pareto --csv`."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=[k for k in rows[0] if k != "values"],
+                           extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()

@@ -1,0 +1,121 @@
+"""One trial in full, its export as a zip, and parameter importances (pure; no Streamlit/torch).
+
+    python -c "from dashboard.details import load_trial; print(load_trial(None, 'quick', 0))"
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from dataclasses import dataclass
+
+from explorer.records import TrialRecord
+
+from .data import DashboardError, _first_line, _storage
+
+
+@dataclass
+class TrialDetail:
+    number: int
+    state: str
+    record: TrialRecord | None
+    params: dict
+    error: str | None
+
+
+def load_trial(url: str | None, study: str, number: int) -> TrialDetail:
+    """One trial's stored record, read by number without loading the whole study."""
+    storage = _storage(url)
+    try:
+        study_id = storage.get_study_id_from_name(study)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        t = storage.get_trial(trial_id)
+    except KeyError:
+        raise DashboardError(f"no trial {number} in study {study!r}") from None
+    except Exception as e:
+        raise DashboardError(f"cannot read trial {number}: {_first_line(e)}") from None
+    return TrialDetail(number, t.state.name, TrialRecord.from_user_attrs(t.user_attrs),
+                       dict(t.params), t.user_attrs.get("error"))
+
+
+def export_zip(detail: TrialDetail, study: str, study_attrs: dict) -> tuple[str, bytes]:
+    """(file name, zip bytes) of `explorer.export.export_files` for a complete trial."""
+    from explorer.export import export_files
+
+    if detail.record is None or detail.state != "COMPLETE":
+        raise DashboardError(f"trial {detail.number} is {detail.state.lower()}; only complete "
+                             "trials can be exported")
+    files = export_files(detail.record, study, detail.number, study_attrs)
+    folder = f"{study}-{detail.number}"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in sorted(files.items()):
+            z.writestr(f"{folder}/{name}", content)
+    return f"{folder}.zip", buf.getvalue()
+
+
+def measurement_table(rec: TrialRecord) -> list[dict]:
+    """Per stage and end to end: median, 95% CI, p90, n, unstable, source."""
+    t = rec.ttft or {}
+    out = []
+    for name, s in (t.get("stages") or {}).items():
+        ci = s.get("ci_ms") or [None, None]
+        out.append({"stage": name, "median ms": s.get("median_ms"), "CI low ms": ci[0],
+                    "CI high ms": ci[1], "p90 ms": s.get("p90_ms"), "n": s.get("n"),
+                    "unstable": s.get("unstable"), "source": s.get("source")})
+    ci = t.get("ttft_ci_ms") or [None, None]
+    out.append({"stage": f"TTFT ({t.get('ttft_method', '?')})", "median ms": t.get("ttft_ms"),
+                "CI low ms": ci[0], "CI high ms": ci[1], "p90 ms": t.get("ttft_p90_ms"),
+                "n": t.get("n"), "unstable": t.get("unstable"),
+                "source": "extrapolated prefill" if t.get("extrapolated") else "measured"})
+    return out
+
+
+def counts_table(rec: TrialRecord) -> list[dict]:
+    """Analytic counts (params, GFLOPs, tokens, memory), labelled as analytic."""
+    c = rec.counts or {}
+    rows = [{"quantity": f"params {k}", "value": f"{v / 1e6:,.1f} M"}
+            for k, v in (c.get("params") or {}).items()]
+    rows += [{"quantity": f"GFLOPs {k}", "value": f"{v:,.2f}"}
+             for k, v in (c.get("gflops") or {}).items()]
+    for key, label in (("visual_tokens", "visual tokens"), ("seq_len", "sequence length")):
+        if c.get(key) is not None:
+            rows.append({"quantity": label, "value": f"{c[key]:,}"})
+    for key, label in (("weight_bytes", "weights"), ("kv_cache_bytes", "KV cache"),
+                       ("activation_bytes", "activations"),
+                       ("predicted_peak_bytes", "predicted peak memory")):
+        if c.get(key) is not None:
+            rows.append({"quantity": label, "value": f"{c[key] / 2**20:,.0f} MB"})
+    return rows
+
+
+def importances(url: str | None, study: str, objective: int) -> dict[str, float]:
+    """Parameter importances for one objective (PED-ANOVA: fast, no scikit-learn).
+
+    PED-ANOVA ranks low `target` values as good, so maximised objectives are negated here
+    (optuna-dashboard#1329 computed the wrong tail). Raises `DashboardError` when there are
+    too few complete trials or the evaluator fails.
+    """
+    import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+    from optuna.trial import TrialState
+
+    from explorer.storage import load_study
+
+    storage = _storage(url)
+    try:
+        s = load_study(study, storage)
+    except Exception as e:
+        raise DashboardError(_first_line(e)) from None
+    n = len(s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if n < 10:
+        raise DashboardError(f"parameter importances need at least 10 complete trials ({n} so far)")
+    sign = -1.0 if s.directions[objective] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return get_param_importances(s, evaluator=PedAnovaImportanceEvaluator(),
+                                         target=lambda t: sign * t.values[objective])
+    except Exception as e:
+        raise DashboardError(f"importance evaluation failed: {_first_line(e)}") from None

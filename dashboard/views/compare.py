@@ -1,0 +1,54 @@
+"""Page: several studies overlaid (e.g. one space on two devices), with the configurations
+that stay on the front in all of them marked."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import cache
+from ..charts import compare_figure
+from ..data import DashboardError, common_front, config_key, front_rows, front_view
+from ..sidebar import Context
+
+
+def render(ctx: Context) -> None:
+    st.title("Compare studies")
+    others = [s for s in ctx.studies if s != ctx.data.name]
+    chosen = st.multiselect("Studies", ctx.studies, default=[ctx.data.name] + others[:1],
+                            key="compare_studies")
+    if len(chosen) < 2:
+        st.info("Pick two or more studies (for example the same space swept on two devices).")
+        return
+    loaded = []
+    for name in chosen:
+        try:
+            n = cache.trial_count(ctx.url, name)
+            data = ctx.data if name == ctx.data.name else cache.study_data(ctx.url, name, n)
+        except DashboardError as e:
+            st.error(f"{name}: {e}")
+            return
+        if not data.complete.any():
+            st.warning(f"Study {name} has no complete trials; left out.")
+            continue
+        loaded.append((data, front_view(data, ctx.family, ctx.budgets)))
+    if len(loaded) < 2:
+        return
+    fronts = {d.name: front_rows(d, v) for d, v in loaded}
+    keys = {name: {r["number"]: config_key(r) for r in rows} for name, rows in fronts.items()}
+    common = common_front(fronts)
+    st.caption("Budgets from the sidebar apply to every study. TTFT is each study's own "
+               "measurement on its own device.")
+    st.plotly_chart(compare_figure(loaded, common, keys), key="compare_chart",
+                    config={"displaylogo": False})
+    st.subheader(f"On every front: {len(common)} configuration(s)")
+    table = []
+    for key in sorted(common):
+        row = {}
+        for name, rows in fronts.items():
+            r = next(r for r in rows if keys[name][r["number"]] == key)
+            row.setdefault("configuration", r["summary"])
+            row[f"{name} trial"] = r["number"]
+            row[f"{name} TTFT ms"] = r["ttft_ms"]
+        table.append(row)
+    if table:
+        st.dataframe(table, hide_index=True, width="stretch")

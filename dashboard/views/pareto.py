@@ -1,0 +1,79 @@
+"""Page: the Pareto scatter under the sidebar's budgets, the recommendation and the front."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..charts import pareto_figure
+from ..data import accuracy_label, front_csv, front_table, state_counts
+from ..sidebar import Context
+
+
+def header(ctx: Context) -> None:
+    d = ctx.data
+    st.title(d.name)
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(state_counts(d).items()))
+    st.caption(f"{d.description()} — TTFT measured on {d.device()}; {counts}. "
+               f"Accuracy is a calibrated proxy, not a benchmark score.")
+
+
+def render(ctx: Context) -> None:
+    header(ctx)
+    d, view = ctx.data, ctx.view
+    if not view.shown.any():
+        st.warning(f"No complete trial has a {accuracy_label(d, ctx.family, short=True)} value; "
+                   "switch the accuracy family in the sidebar.")
+        return
+    rec = view.recommendation
+    m = st.columns(4)
+    m[0].metric("within budget", f"{int(view.feasible.sum())} of {int(view.shown.sum())}")
+    m[1].metric("front size", len(view.front))
+    m[2].metric("hypervolume", f"{view.hypervolume:,.1f}",
+                help=f"area dominated by the feasible trials in (TTFT ms, proxy) up to the "
+                     f"reference point ({view.reference[0]:,.0f} ms, {-view.reference[1]:.3f})")
+    m[3].metric("recommended", "none" if rec.choice is None else f"trial {rec.choice['number']}")
+    event = st.plotly_chart(pareto_figure(d, view, st.session_state.get("selected_trial")),
+                            key="pareto_chart", on_select="rerun", selection_mode="points",
+                            config={"displaylogo": False})
+    picked = _picked(event)
+    if picked is not None and picked != st.session_state.get("selected_trial"):
+        st.session_state["selected_trial"] = picked
+        st.rerun()
+    _recommendation(ctx)
+    st.subheader("Feasible Pareto front")
+    rows = [d.frame.rows[i] for i in view.front]
+    st.dataframe(front_table(rows, ctx.family), hide_index=True, width="stretch")
+    st.download_button("Download the front as CSV", front_csv(rows), key="front_csv",
+                       file_name=f"{d.name}-front-{ctx.family}.csv", mime="text/csv")
+
+
+def _picked(event) -> int | None:
+    try:
+        points = event.selection.points if event is not None else []
+    except AttributeError:
+        return None
+    for p in points:
+        cd = p.get("customdata")
+        if cd is not None:
+            return int(cd[0] if isinstance(cd, (list, tuple)) else cd)
+    return None
+
+
+def open_trial(number: int) -> None:
+    st.session_state["selected_trial"] = number
+    st.session_state["page"] = "Trial"
+
+
+def _recommendation(ctx: Context) -> None:
+    rec, sel = ctx.view.recommendation, st.session_state.get("selected_trial")
+    if rec.choice is None:
+        st.warning(f"No recommendation: {rec.reason}")
+    else:
+        c = rec.choice
+        st.success(f"**Recommended: trial {c['number']}** — {c['summary']}")
+        st.caption(rec.reason)
+        st.button("Open the recommended trial", on_click=open_trial, args=(c["number"],),
+                  key="open_recommended")
+    if sel is not None:
+        st.button(f"Open selected trial {sel}", on_click=open_trial, args=(sel,),
+                  key="open_selected")

@@ -1,0 +1,98 @@
+"""Page: one trial: TTFT breakdown and statistics, proxy, analytic counts, roofline, export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import cache
+from ..charts_detail import breakdown_figure, roofline_figure
+from ..data import FAMILIES, DashboardError
+from ..details import counts_table, export_zip, measurement_table
+from ..sidebar import Context
+
+
+def _default(ctx: Context) -> int:
+    sel = st.session_state.get("selected_trial")
+    if sel is not None and 0 <= sel < ctx.n_trials:
+        return int(sel)
+    rec = ctx.view.recommendation.choice
+    return int(rec["number"]) if rec else int(ctx.data.cols["number"][ctx.data.complete][0])
+
+
+def _sync() -> None:
+    st.session_state["selected_trial"] = int(st.session_state["trial_input"])
+
+
+def render(ctx: Context) -> None:
+    d = ctx.data
+    st.title(f"{d.name}: one trial")
+    number = int(st.number_input("Trial number", 0, ctx.n_trials - 1, _default(ctx), step=1,
+                                 key="trial_input", on_change=_sync))
+    front = ", ".join(str(int(d.cols["number"][i])) for i in ctx.view.front[:30])
+    st.caption(f"On the feasible front: {front or 'none'}")
+    try:
+        detail = cache.trial(ctx.url, d.name, number, ctx.n_trials)
+    except DashboardError as e:
+        st.error(str(e))
+        return
+    rec = detail.record
+    if detail.state != "COMPLETE" or rec is None:
+        st.warning(f"Trial {number} is {detail.state.lower()}: "
+                   f"{detail.error or 'no reason recorded'}")
+        if detail.params:
+            st.json(detail.params)
+        return
+    ref = f" — published reference point `{rec.reference}`" if rec.reference else ""
+    st.subheader(f"Trial {number}: {rec.summary}{ref}")
+    _measurement(rec)
+    left, right = st.columns(2)
+    with left:
+        _proxy(rec)
+        st.markdown("**Analytic counts** (computed from the configuration, not measured)")
+        st.dataframe(counts_table(rec), hide_index=True, width="stretch")
+    with right:
+        st.markdown("**Roofline position**")
+        st.plotly_chart(roofline_figure(rec), key="roofline", config={"displaylogo": False})
+    _export(ctx, detail)
+
+
+def _measurement(rec) -> None:
+    t = rec.ttft or {}
+    st.markdown(f"**Time to first token**: {t.get('ttft_ms', 0):,.1f} ms median on "
+                f"{t.get('device_name') or t.get('device')} ({t.get('threads')} threads, "
+                f"{t.get('dtype')})")
+    st.plotly_chart(breakdown_figure(rec), key="breakdown", config={"displaylogo": False})
+    if t.get("unstable"):
+        st.warning("This measurement was flagged UNSTABLE: the machine was noisy while timing.")
+    if t.get("extrapolated"):
+        st.info("The LLM prefill was extrapolated from fewer layers (the full model did not "
+                "fit the measurement's memory budget).")
+    st.dataframe(measurement_table(rec), hide_index=True, width="stretch")
+
+
+def _proxy(rec) -> None:
+    p = rec.proxy or {}
+    st.markdown(f"**{p.get('label') or 'proxy accuracy'}** (a calibrated proxy, tier "
+                f"{p.get('tier', '?')}; not a benchmark score)")
+    rmse = p.get("calibration_rmse") or {}
+    cols = st.columns(max(len(p.get("families") or {}), 1))
+    for col, (fam, v) in zip(cols, (p.get("families") or {}).items()):
+        col.metric(f"proxy {FAMILIES.get(fam, fam)}", f"{v.get('value', float('nan')):.3f}",
+                   help=f"± {v.get('uncertainty') or 0:.3f} (1 sd); calibration RMSE "
+                        f"{rmse.get(fam, float('nan')):.3f}")
+        col.caption(f"± {v.get('uncertainty') or 0:.3f}, calibration RMSE "
+                    f"{rmse.get(fam, float('nan')):.3f}")
+    for note in p.get("notes") or []:
+        st.caption(note)
+
+
+def _export(ctx: Context, detail) -> None:
+    try:
+        name, payload = export_zip(detail, ctx.data.name, ctx.data.frame.attrs)
+    except Exception as e:  # an export problem must not hide the rest of the page
+        st.error(f"Cannot export trial {detail.number}: {e}")
+        return
+    st.download_button("Download config + model card (.zip)", payload, file_name=name,
+                       mime="application/zip", key="export_zip",
+                       help="fastvlm_explorer.json, config.json (transformers, when "
+                            "expressible), measurements.json, MODEL_CARD.md")

@@ -1,0 +1,59 @@
+"""`fastvlm-explore dashboard`: serve the Streamlit dashboard over a study storage."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  fastvlm-explore dashboard                      # the default SQLite file, http://127.0.0.1:8501
+  fastvlm-explore dashboard --study quick --port 8600
+  fastvlm-explore dashboard --storage postgresql://me@db/fastvlm --host 0.0.0.0
+
+Binds to 127.0.0.1 unless --host says otherwise. The dashboard only reads the storage."""
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} is invalid; valid: 1..65535")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dashboard", help="serve the interactive Pareto dashboard (Streamlit)",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--storage", metavar="URL", help="default: sqlite:///results/fastvlm-explorer.db")
+    p.add_argument("--study", help="study to open first (default: the first by name)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=port, default=8501, help="port (default 8501)")
+    p.set_defaults(func=run)
+
+
+def app_path() -> Path:
+    import dashboard
+
+    return Path(dashboard.__file__).resolve().parent / "app.py"
+
+
+def streamlit_command(url: str, host: str, port_: int, study: str | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
+           "--server.address", host, "--server.port", str(port_), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--", "--storage", url]
+    return cmd + (["--study", study] if study else [])
+
+
+def run(args) -> int:
+    from explorer.storage import default_storage_url, open_storage, redact
+
+    url = args.storage or default_storage_url()
+    open_storage(url, create=False)  # unreachable / missing: a one-line error, exit 1
+    print(f"dashboard on http://{args.host}:{args.port} reading {redact(url)} (Ctrl-C stops)",
+          file=sys.stderr)
+    return subprocess.call(streamlit_command(url, args.host, args.port, args.study))

@@ -1,0 +1,269 @@
+"""The dashboard as Streamlit runs it (AppTest): every page, sliders, trial selection, errors;
+plus its pure data layer against the CLI's Pareto code, and the `dashboard` command."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data as dd
+from dashboard.sidebar import ttft_options
+from explorer.results import Budgets, load_frame
+from tests.dashboard_fixtures import build_study, empty_study
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory):
+    """alpha and beta: the same 60 configurations on two (synthetic) devices."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'studies.db'}"
+    build_study(url, "alpha", n=60, seed=1)
+    build_study(url, "beta", n=60, seed=1, speed=2.0, device="synthetic-gpu")
+    return url
+
+
+@pytest.fixture(scope="module")
+def odd_storage(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('odd') / 'odd.db'}"
+    empty_study(url, "empty")
+    build_study(url, "failed", n=6, only_failed=True)
+    return url
+
+
+def app(monkeypatch, url: str, study: str | None = None) -> AppTest:
+    monkeypatch.setenv("FASTVLM_DASHBOARD_STORAGE", url)
+    if study:
+        monkeypatch.setenv("FASTVLM_DASHBOARD_STUDY", study)
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def chart(at: AppTest, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def values(arr) -> np.ndarray:
+    """A plotly JSON array: a list, or numpy's typed-array form {dtype, bdata}."""
+    if isinstance(arr, dict):
+        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"])
+    return np.asarray(arr)
+
+
+def points(fig: dict) -> int:
+    return sum(len(values(t.get("x", []))) for t in fig["data"] if "markers" in t.get("mode", "")
+               and t.get("name") not in ("recommended", "selected", "published FastVLM"))
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+# ---- pages ----
+
+def test_pareto_page(monkeypatch, storage):
+    at = app(monkeypatch, storage, "alpha")
+    assert not at.exception and not at.error
+    d = dd.load_study_data(storage, "alpha")
+    fig = chart(at)
+    assert points(fig) == int(dd.plottable(d, "text_rich").sum())  # infeasible greyed, not hidden
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    ylabel = fig["layout"]["yaxis"]["title"]["text"]
+    assert ylabel == "proxy accuracy (text-rich, tier 1) ±0.041 RMSE"
+    assert "textvqa" not in json.dumps(fig).lower()
+    names = [t.get("name", "") for t in fig["data"]]
+    assert "feasible front" in names and "published FastVLM" in names
+    front = next(t for t in fig["data"] if t.get("name") == "feasible front")
+    assert front["line"]["shape"] == "hv"
+    frame = load_frame("alpha", storage)  # the CLI's code path: same front, same choice
+    assert len(values(front["x"])) == len(frame.front())
+    assert metric(at, "recommended") == f"trial {_cli_choice(frame)}"
+    assert at.get("download_button")[0].proto.label == "Download the front as CSV"
+
+
+def _cli_choice(frame) -> int:
+    from explorer.recommend import recommend
+
+    return recommend(frame, frame.stored_budgets).choice["number"]
+
+
+def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
+    at = app(monkeypatch, storage, "alpha")
+    before = metric(at, "within budget")
+    d = dd.load_study_data(storage, "alpha")
+    t = d.cols["ttft_ms"][d.complete]
+    tight = ttft_options(t.min(), t.max(), 4000.0)[8]
+    at.sidebar.select_slider(key="max_ttft:alpha").set_value(tight).run()
+    assert not at.exception
+    budget = at.sidebar.select_slider(key="max_ttft:alpha").value
+    frame = load_frame("alpha", storage)
+    b = Budgets(max_ttft_ms=budget)
+    assert metric(at, "within budget") != before
+    assert metric(at, "front size") == str(len(frame.front(b)))
+    from explorer.recommend import recommend
+
+    choice = recommend(frame, b).choice
+    assert metric(at, "recommended") == ("none" if choice is None else f"trial {choice['number']}")
+    top = at.sidebar.slider(key="min_proxy:alpha:text_rich")
+    top.set_value(top.max).run()  # above every trial within the TTFT budget
+    assert not at.exception and metric(at, "recommended") == "none"
+    assert any("No recommendation" in w.value for w in at.warning)
+
+
+def test_family_switch_relabels_every_axis(monkeypatch, storage):
+    at = app(monkeypatch, storage, "alpha")
+    at.sidebar.radio(key="family").set_value("general").run()
+    assert not at.exception
+    assert chart(at)["layout"]["yaxis"]["title"]["text"] == \
+        "proxy accuracy (general, tier 1) ±0.027 RMSE"
+
+
+def test_trial_page_selection_and_export(monkeypatch, storage):
+    at = app(monkeypatch, storage, "alpha")
+    recommended = int(metric(at, "recommended").removeprefix("trial "))
+    at.button(key="open_recommended").click().run()
+    assert at.sidebar.radio(key="page").value == "Trial" and not at.exception
+    assert at.number_input(key="trial_input").value == recommended
+    at.number_input(key="trial_input").set_value(0).run()  # the published reference point
+    assert not at.exception
+    assert any("fastvlm-0.5b" in s.value for s in at.subheader)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download config + model card (.zip)" in labels
+    d = dd.load_study_data(storage, "alpha")
+    failed = int(d.cols["number"][~d.complete][0])
+    at.number_input(key="trial_input").set_value(failed).run()
+    assert not at.exception and any("is fail" in w.value or "is pruned" in w.value
+                                    for w in at.warning)
+
+
+def test_search_page(monkeypatch, storage):
+    at = app(monkeypatch, storage, "alpha")
+    at.sidebar.radio(key="page").set_value("Search").run()
+    assert not at.exception and not at.error
+    subheaders = [s.value for s in at.subheader]
+    assert "Hypervolume over trials" in subheaders and "Parallel coordinates" in subheaders
+    keys = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+            for c in at.get("plotly_chart")]
+    assert "for ttft_ms" in keys and "for proxy_text_rich" in keys  # importances per objective
+
+
+def test_compare_page_marks_configs_on_every_front(monkeypatch, storage):
+    at = app(monkeypatch, storage, "alpha")
+    at.sidebar.radio(key="page").set_value("Compare studies").run()
+    assert not at.exception and at.multiselect(key="compare_studies").value == ["alpha", "beta"]
+    a, b = (dd.load_study_data(storage, s) for s in ("alpha", "beta"))
+    budgets = a.frame.stored_budgets
+    fronts = {d.name: dd.front_rows(d, dd.front_view(d, "text_rich", budgets)) for d in (a, b)}
+    common = dd.common_front(fronts)
+    assert any(s.value == f"On every front: {len(common)} configuration(s)" for s in at.subheader)
+    assert common  # same configurations, device 2x faster: most of the front survives
+
+
+# ---- error states: a message in the page, never a traceback ----
+
+@pytest.mark.parametrize("url, fragment", [
+    ("sqlite:////nonexistent/dir/x.db", "no study storage at /nonexistent/dir/x.db"),
+    ("postgresql://me:secret@127.0.0.1:1/db", "cannot open storage postgresql://me:***@"),
+    ("redis://localhost", "unsupported storage URL"),
+])
+def test_unreachable_storage(monkeypatch, url, fragment):
+    at = app(monkeypatch, url)
+    assert not at.exception
+    assert any(fragment in e.value for e in at.error), [e.value for e in at.error]
+    assert "secret" not in json.dumps([e.value for e in at.error])
+
+
+def test_storage_without_studies(monkeypatch, tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    optuna.storages.RDBStorage(url)
+    at = app(monkeypatch, url)
+    assert not at.exception and any("No studies" in w.value for w in at.warning)
+
+
+def test_empty_study_and_only_failed(monkeypatch, odd_storage):
+    at = app(monkeypatch, odd_storage, "empty")
+    assert not at.exception and any("has no trials yet" in i.value for i in at.info)
+    at.sidebar.selectbox(key="study").set_value("failed").run()
+    assert not at.exception
+    assert any("None of the 6 trials" in w.value for w in at.warning)
+    assert at.table  # the failure reasons
+
+
+def test_wrong_study_name(monkeypatch, storage):
+    at = app(monkeypatch, storage, "nope")
+    assert not at.exception
+    assert any("No study 'nope'" in e.value and "alpha, beta" in e.value for e in at.error)
+    assert at.sidebar.selectbox(key="study").value == "alpha"
+
+
+# ---- the pure layer ----
+
+def test_front_view_matches_cli_front(storage):
+    d = dd.load_study_data(storage, "alpha")
+    for b in (Budgets(), Budgets(max_ttft_ms=2000), Budgets(min_proxy=0.6, max_memory_mb=9000)):
+        view = dd.front_view(d, "text_rich", b)
+        assert [d.frame.rows[i]["number"] for i in view.front] == d.frame.pareto_numbers(b)
+        assert view.feasible.sum() == len([r for r in d.frame.feasible(b)])
+
+
+def test_trial_count_and_export_zip(storage):
+    assert dd.trial_count(storage, "alpha") == 60
+    with pytest.raises(dd.DashboardError, match="available: alpha, beta"):
+        dd.trial_count(storage, "nope")
+    from dashboard.details import export_zip, load_trial
+
+    d = dd.load_study_data(storage, "alpha")
+    number = int(d.cols["number"][d.complete][0])
+    name, payload = export_zip(load_trial(storage, "alpha", number), "alpha", d.frame.attrs)
+    files = zipfile.ZipFile(io.BytesIO(payload)).namelist()
+    assert name == f"alpha-{number}.zip"
+    assert f"alpha-{number}/MODEL_CARD.md" in files
+    assert f"alpha-{number}/fastvlm_explorer.json" in files
+
+
+def test_csv_has_the_cli_columns(storage):
+    d = dd.load_study_data(storage, "alpha")
+    rows = dd.front_rows(d, dd.front_view(d, "text_rich", Budgets()))
+    header = dd.front_csv(rows).splitlines()[0].split(",")
+    assert "ttft_ms" in header and "proxy_text_rich" in header and "values" not in header
+
+
+def test_dashboard_imports_no_torch():
+    code = ("import sys, dashboard.data, dashboard.details, dashboard.charts, "
+            "dashboard.charts_detail, dashboard.cache, dashboard.sidebar, dashboard.views.pareto, "
+            "dashboard.views.trial, dashboard.views.search, dashboard.views.compare, "
+            "explorer.commands.dashboard; print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+# ---- the command ----
+
+def test_command_validates_and_binds_localhost(storage):
+    from explorer.cli import build_parser
+    from explorer.commands.dashboard import streamlit_command
+
+    args = build_parser().parse_args(["dashboard", "--storage", storage])
+    assert (args.host, args.port) == ("127.0.0.1", 8501)
+    cmd = streamlit_command(storage, args.host, args.port, "alpha")
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--") + 1:] == ["--storage", storage, "--study", "alpha"]
+    for bad in ("0", "70000", "http"):
+        r = subprocess.run([sys.executable, "-m", "explorer.cli", "dashboard", "--port", bad],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "valid: 1..65535" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "dashboard", "--storage",
+                        "sqlite:////nonexistent/x.db"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "no study storage" in r.stderr and "Traceback" not in r.stderr
