@@ -118,3 +118,28 @@ def test_cli_json_and_errors(capsys):
     assert main(["proxy", "--preset", "fastvlm-0.5b"]) == 0
     out = capsys.readouterr().out
     assert "proxy accuracy (text-rich, tier 0)" in out and "LOO calibration RMSE" in out
+
+
+def test_tier1_measures_legibility_at_the_configs_resolution():
+    lo = evaluate(preset("fastvlm-0.5b", resolution=256), 1)
+    hi = evaluate(preset("fastvlm-0.5b", resolution=1024), 1)
+    assert lo.tier == 1 and lo.label == "proxy accuracy (text-rich, tier 1)"
+    assert hi.families["text_rich"].value > lo.families["text_rich"].value + 0.1
+    legible = [hi.factors["per_family"][f]["legibility"] for f in ("text_rich", "general")]
+    assert all(0 < v <= 1 for v in legible)
+    assert any("measured by tesseract" in n for n in hi.notes)
+    again = evaluate(preset("fastvlm-1.5b", resolution=1024), 1)  # other LLM: same pages, cached
+    assert any("(cached)" in n for n in again.notes)
+
+
+def test_validation_report_passes_its_checks():
+    from fastvlm.proxy.validate import render_report, validate
+
+    report = validate(quick=True)
+    failed = [c["name"] for c in report["checks"] if c["passed"] is False]
+    assert not failed, render_report(report)
+    names = " ".join(c["name"] for c in report["checks"])
+    for topic in ("monotone", "saturation", "null control: blank", "null control: noise",
+                  "0.5B < 1.5B < 7B", "beyond size", "robustness", "cost: tier 0"):
+        assert topic in names
+    assert set(report["robustness"]["kendall_tau"]) >= {"font aileron", "kernel area"}
