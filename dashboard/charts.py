@@ -133,7 +133,7 @@ def _mark_choice(fig: go.Figure, data: StudyData, view: FrontView, selected: int
             x=[c["ttft_ms"][i]], y=[data.proxy(view.family)[i]], mode="markers", name=name,
             customdata=[number], hovertext=hover_texts(data, np.array([i]), view.family),
             hovertemplate=f"<b>{name}</b><br>%{{hovertext}}<extra></extra>",
-            marker=dict(symbol="circle-open", size=26, line=dict(width=3, color=colour))))
+            marker=dict(symbol="circle-open", size=26, color=colour, line=dict(width=3))))
 
 
 def _budget_lines(fig: go.Figure, view: FrontView) -> None:
@@ -174,7 +174,7 @@ def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
                 x=c["ttft_ms"][on_all], y=data.proxy(fam)[on_all], mode="markers",
                 name="on every front" if k == 0 else None, showlegend=k == 0,
                 legendgroup="common", hoverinfo="skip",
-                marker=dict(symbol="circle-open", size=20, line=dict(width=3, color="black"))))
+                marker=dict(symbol="circle-open", size=20, color="black", line=dict(width=3))))
     first = studies[0][0]
     fig.update_layout(xaxis=dict(type="log", title="TTFT (ms, measured on each study's device, "
                                                     "log scale)"),

@@ -112,14 +112,15 @@ def _budgets(data: StudyData, family: str) -> Budgets:
     ttft = bar.select_slider("Max TTFT (ms)", opts, value=default, key=f"max_ttft:{data.name}",
                              format_func=lambda v: f"{v:,.0f}")
     mem = _range_slider("Max memory (MB)", c["memory_mb"][ok], stored.max_memory_mb,
-                        f"max_memory:{data.name}", upper=True, step=1.0)
+                        f"max_memory:{data.name}", upper=True, step=1.0, fmt="%.0f")
     proxy = _range_slider(f"Min proxy accuracy ({FAMILIES[family]})", data.proxy(family)[ok],
-                          None, f"min_proxy:{data.name}:{family}", upper=False, step=0.005)
+                          None, f"min_proxy:{data.name}:{family}", upper=False, step=0.005,
+                          fmt="%.3f")
     return Budgets(None if ttft >= opts[-1] else ttft, mem, proxy)
 
 
 def _range_slider(label: str, values: np.ndarray, stored: float | None, key: str, upper: bool,
-                  step: float) -> float | None:
+                  step: float, fmt: str) -> float | None:
     """A slider over the data's range; at the permissive end it means no limit (None)."""
     v = values[np.isfinite(values)]
     if v.size == 0:
@@ -129,5 +130,5 @@ def _range_slider(label: str, values: np.ndarray, stored: float | None, key: str
         hi = lo + step
     open_end = hi if upper else lo
     start = open_end if stored is None else float(min(max(stored, lo), hi))
-    value = st.sidebar.slider(label, lo, hi, start, step=step, key=key)
+    value = st.sidebar.slider(label, lo, hi, start, step=step, key=key, format=fmt)
     return None if value == open_end else value

@@ -139,12 +139,12 @@ def build_study(url: str, name: str, n: int = 40, seed: int = 0, speed: float = 
     rng = np.random.default_rng(seed)
     trials = []
     for i in range(n):
-        if only_failed or rng.random() < failed:
-            state = TrialState.FAIL if rng.random() < 0.7 else TrialState.PRUNED
-            trials.append(make_trial(i, rng, speed, max_ttft_ms, state=state))
-        elif i == 0:
+        if i == 0 and not only_failed:  # the published point, enqueued first by open_study
             trials.append(make_trial(i, rng, speed, max_ttft_ms, reference="fastvlm-0.5b",
                                      params=reference_params()))
+        elif only_failed or rng.random() < failed:
+            state = TrialState.FAIL if rng.random() < 0.7 else TrialState.PRUNED
+            trials.append(make_trial(i, rng, speed, max_ttft_ms, state=state))
         else:
             trials.append(make_trial(i, rng, speed, max_ttft_ms))
     study.add_trials(trials)
