@@ -56,6 +56,8 @@ class Page:
     lines: list[Line]
     font_px: list[int] = field(default_factory=list)  # em size of each line, px at 1024
     kind: str = ""
+    # (char, x, y): centre of every non-space glyph in pixels at 1024 (tier-2 per-token targets)
+    chars: list[tuple[str, float, float]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -172,7 +174,7 @@ def _blank_page(rng) -> tuple[Image.Image, ImageDraw.ImageDraw, int]:
 def _draw_document(rng, sizes, font: str) -> Page:
     """Blocks of random-word lines and two-column key: value form lines."""
     img, draw, ink = _blank_page(rng)
-    lines, pxs, y = [], [], MARGIN
+    lines, pxs, chars, y = [], [], [], MARGIN
     for block in range(int(rng.integers(2, 5))):
         px = sizes()
         f, step = load_font(font, px), round(1.6 * px)
@@ -184,12 +186,12 @@ def _draw_document(rng, sizes, font: str) -> Page:
             else:
                 words = [f"{_key(rng)}: {_number(rng)}" for _ in range(int(rng.integers(1, 3)))]
             text = _fit(words, f, PAGE_SIZE - 2 * MARGIN, sep="   " if block % 2 else " ")
-            draw.text((MARGIN, y), text, fill=ink, font=f)
+            _text(draw, chars, (MARGIN, y), text, f, ink)
             lines.append(Line(" ".join(text.split()), _box(draw, (MARGIN, y), text, f)))
             pxs.append(px)
             y += step
         y += step  # gap between blocks
-    return Page(img, lines, pxs)
+    return Page(img, lines, pxs, chars=chars)
 
 
 def _draw_table(rng, sizes, font: str) -> Page:
@@ -209,20 +211,20 @@ def _draw_table(rng, sizes, font: str) -> Page:
     cells = cells[:rows_fit]
     x0, y0 = MARGIN, MARGIN
     x1 = x0 + int(sum(widths))
-    lines, shade = [], int(rng.integers(225, 240))
+    lines, chars, shade = [], [], int(rng.integers(225, 240))
     for r, row in enumerate(cells):
         y = y0 + r * row_h
         if r > 0 and r % 2 == 0:
             draw.rectangle((x0, y, x1, y + row_h - 1), fill=shade)
         x = x0
         for text, w in zip(row, widths):
-            draw.text((x + pad, y + (row_h - px) // 2), text, fill=ink, font=f)
+            _text(draw, chars, (x + pad, y + (row_h - px) // 2), text, f, ink)
             x += w
         lines.append(Line(" ".join(row), (x0, y, x1, y + row_h)))
     rule = max(1, px // 10)
     for y in (y0, y0 + row_h, y0 + len(cells) * row_h):
         draw.rectangle((x0, y - rule // 2, x1, y - rule // 2 + rule - 1), fill=ink)
-    return Page(img, lines, [px] * len(lines))
+    return Page(img, lines, [px] * len(lines), chars=chars)
 
 
 def _draw_chart(rng, sizes, font: str) -> Page:
@@ -236,9 +238,9 @@ def _draw_chart(rng, sizes, font: str) -> Page:
     values = rng.uniform(0.05, 1.0, n_bars) * top
     cats = [_word(rng, 3, 7) for _ in range(n_bars)]
     labels = [f"{v:.{decimals}f}" for v in values]
-    lines, y = [], MARGIN
+    lines, chars, y = [], [], MARGIN
     title = _fit([_word(rng) for _ in range(int(rng.integers(2, 5)))], f, PAGE_SIZE - 2 * MARGIN)
-    draw.text((MARGIN, y), title, fill=ink, font=f)
+    _text(draw, chars, (MARGIN, y), title, f, ink)
     lines.append(Line(title, _box(draw, (MARGIN, y), title, f)))
     y += 2 * row_h
     x_axis = MARGIN + int(max(f.getlength(c) for c in cats)) + px
@@ -246,9 +248,9 @@ def _draw_chart(rng, sizes, font: str) -> Page:
     bar_ink = int(rng.integers(80, 170))
     for cat, value, label in zip(cats, values, labels):
         end = x_axis + max(2, int(value / top * span))
-        draw.text((MARGIN, y + (row_h - px) // 2), cat, fill=ink, font=f)
+        _text(draw, chars, (MARGIN, y + (row_h - px) // 2), cat, f, ink)
         draw.rectangle((x_axis, y + row_h // 5, end, y + row_h - row_h // 5), fill=bar_ink)
-        draw.text((end + px // 2, y + (row_h - px) // 2), label, fill=ink, font=f)
+        _text(draw, chars, (end + px // 2, y + (row_h - px) // 2), label, f, ink)
         lines.append(Line(f"{cat} {label}", (MARGIN, y, end + px // 2 + int(f.getlength(label)),
                                               y + row_h)))
         y += row_h
@@ -258,9 +260,9 @@ def _draw_chart(rng, sizes, font: str) -> Page:
     for k, tick in enumerate(ticks):
         x = x_axis + k * span // 4
         draw.line((x, y, x, y + px // 3), fill=ink)
-        draw.text((x - f.getlength(tick) / 2, y + px // 2), tick, fill=ink, font=f)
+        _text(draw, chars, (x - f.getlength(tick) / 2, y + px // 2), tick, f, ink)
     lines.append(Line(" ".join(ticks), (x_axis, y, x_axis + span, y + 2 * px)))
-    return Page(img, lines, [px] * len(lines))
+    return Page(img, lines, [px] * len(lines), chars=chars)
 
 
 def _draw_scene(rng, sizes, font: str) -> Page:
@@ -277,26 +279,43 @@ def _draw_scene(rng, sizes, font: str) -> Page:
         draw.ellipse((x - r, y - r, x + r, y + r), fill=int(rng.integers(165, 235)))
     img = img.filter(ImageFilter.GaussianBlur(6))
     n = int(rng.integers(4, 9))
-    band, lines, pxs = PAGE_SIZE // n, [], []
+    band, lines, pxs, chars = PAGE_SIZE // n, [], [], []
     for i in range(n):
         px, word = sizes(), _word(rng, 3, 8)
         f = load_font(font, px)
         w, h = int(f.getlength(word)) + px, 2 * px
-        mask = Image.new("L", (w, h), 0)
-        ImageDraw.Draw(mask).text((px // 2, px // 2), word, fill=255, font=f)
-        mask = mask.rotate(float(rng.uniform(-6, 6)), resample=Image.Resampling.BICUBIC,
-                           expand=True)
+        mask, local = Image.new("L", (w, h), 0), []
+        _text(ImageDraw.Draw(mask), local, (px // 2, px // 2), word, f, 255)
+        angle = float(rng.uniform(-6, 6))
+        mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
         x = int(rng.integers(0, max(1, PAGE_SIZE - mask.width)))
         y = i * band + int(rng.integers(0, max(1, band - mask.height)))
+        cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        for ch, cx, cy in local:  # PIL turns counter-clockwise about the centre (y points down)
+            dx, dy = cx - w / 2, cy - h / 2
+            chars.append((ch, x + mask.width / 2 + dx * cos + dy * sin,
+                          y + mask.height / 2 - dx * sin + dy * cos))
         img.paste(int(rng.integers(0, 60)), (x, y), mask)
         lines.append(Line(word, (x, y, x + mask.width, y + mask.height)))
         pxs.append(px)
     noisy = np.asarray(img, np.float32) + rng.normal(0, 4, (PAGE_SIZE, PAGE_SIZE))
-    return Page(Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "L"), lines, pxs)
+    image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "L")
+    return Page(image, lines, pxs, chars=chars)
 
 
 _DRAW = {"document": _draw_document, "table": _draw_table, "chart": _draw_chart,
          "scene": _draw_scene}
+
+
+def _text(draw: ImageDraw.ImageDraw, chars: list, xy, text: str, font, fill: int) -> None:
+    """Draw `text` and record the centre of each glyph (advance widths; kerning ignored)."""
+    draw.text(xy, text, fill=fill, font=font)
+    x, y = xy
+    top, bottom = font.getbbox("Hg")[1::2]
+    for k, ch in enumerate(text):
+        if not ch.isspace():
+            chars.append((ch, x + font.getlength(text[:k]) + font.getlength(ch) / 2,
+                          y + (top + bottom) / 2))
 
 
 def _fit(words: list[str], font, width: float, sep: str = " ") -> str:
