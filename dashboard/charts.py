@@ -28,36 +28,39 @@ def token_sizes(tokens: np.ndarray) -> np.ndarray:
     return 6 + 16 * ((t - t.min()) / span if span > 0 else np.zeros_like(t))
 
 
-def hover_texts(data: StudyData, idx: np.ndarray, family: str) -> np.ndarray:
-    """Whole configuration and TTFT breakdown per trial (hover), for rows `idx`."""
-    every = data.memoised(("hover", family), lambda: _hover_all(data, family))
-    return every[idx]
+def hover(data: StudyData, idx: np.ndarray, family: str) -> dict:
+    """Trace arguments giving each point its whole configuration and TTFT breakdown on hover:
+    `text` is the configuration summary (plus flags), `customdata` the numbers, kept numeric
+    so that 10,000 points stay a small payload. customdata[0] is the trial number."""
+    text = data.memoised("hover_text", lambda: _hover_text(data))
+    c = data.cols
+    custom = np.column_stack([c["number"], c["encoder_ms"], c["projector_ms"], c["prefill_ms"],
+                              c["n"], c[f"proxy_{family}_unc"], c["memory_mb"],
+                              c["attention_stages"]])
+    return dict(text=text[idx], customdata=custom[idx], hovertemplate=(
+        "<b>trial %{customdata[0]}</b><br>%{text}<br>TTFT %{x:,.1f} ms = encoder "
+        "%{customdata[1]:,.1f} + projector %{customdata[2]:,.1f} + prefill %{customdata[3]:,.1f}"
+        f" (n=%{{customdata[4]}})<br>proxy {FAMILIES[family]} %{{y:.3f}} ± "
+        "%{customdata[5]:.3f}; memory %{customdata[6]:,.0f} MB; attention stages "
+        "%{customdata[7]}"))
 
 
-def _hover_all(data: StudyData, family: str) -> np.ndarray:
-    c, rows = data.cols, data.frame.rows
+def _hover_text(data: StudyData) -> np.ndarray:
     out = []
-    for i in range(data.n):
-        r = rows[i]
-        unc = r.get(f"proxy_{family}_unc")
-        flags = " ".join(f for f, on in (("UNSTABLE", r.get("unstable")),
-                                         ("prefill extrapolated", r.get("extrapolated"))) if on)
-        out.append(
-            f"<b>trial {r['number']}</b>{' [' + r['reference'] + ']' if r.get('reference') else ''}"
-            f"<br>{r.get('summary', '')}"
-            f"<br>resolution {r.get('resolution')} px, {r.get('visual_tokens')} visual tokens, "
-            f"LLM {r.get('llm')}"
-            f"<br>depths {r.get('depths')}, widths {r.get('widths')}, attention stages "
-            f"{r.get('attention_stages')}, pool {r.get('output_pool')}"
-            f"<br>TTFT {_f(c['ttft_ms'][i])} ms = encoder {_f(c['encoder_ms'][i])} + projector "
-            f"{_f(c['projector_ms'][i])} + prefill {_f(c['prefill_ms'][i])} (n={r.get('n')}) "
-            f"{flags}<br>proxy {FAMILIES[family]} {_f(c[f'proxy_{family}'][i], 3)}"
-            f" ± {_f(unc, 3)}; memory {_f(c['memory_mb'][i], 0)} MB ({r.get('memory_source')})")
+    for r in data.frame.rows:
+        flags = [f for f, on in (("UNSTABLE", r.get("unstable")),
+                                 ("prefill extrapolated", r.get("extrapolated"))) if on]
+        ref = f"[{r['reference']}] " if r.get("reference") else ""
+        out.append(ref + str(r.get("summary") or "") + (f"<br>{', '.join(flags)}" if flags else ""))
     return np.array(out, dtype=object)
 
 
 def _f(v, digits: int = 1) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{digits}f}"
+
+
+def _suffix(args: dict, extra: str) -> dict:
+    return args | {"hovertemplate": args["hovertemplate"] + extra + "<extra></extra>"}
 
 
 def _scatter(n: int):
@@ -78,8 +81,7 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
         if over.size:
             fig.add_trace(scatter(
                 x=x[over], y=y[over], mode="markers", name=f"{llm}: over budget ({over.size})",
-                customdata=c["number"][over], text=hover_texts(data, over, fam),
-                hovertemplate="%{text}<br><i>over budget</i><extra></extra>",
+                **_suffix(hover(data, over, fam), "<br><i>over budget</i>"),
                 marker=dict(color=GREY, size=sizes[over], opacity=0.6, symbol=symbol[llm])))
     for llm in llms:
         idx = np.flatnonzero(view.feasible & (c["llm"] == llm))
@@ -87,8 +89,7 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
             continue
         fig.add_trace(scatter(
             x=x[idx], y=y[idx], mode="markers", name=f"{llm} ({idx.size})",
-            customdata=c["number"][idx], text=hover_texts(data, idx, fam),
-            hovertemplate="%{text}<extra></extra>",
+            **_suffix(hover(data, idx, fam), ""),
             marker=dict(color=c["resolution"][idx], coloraxis="coloraxis", size=sizes[idx],
                         symbol=symbol[llm], opacity=0.85, line=dict(width=0.5, color="white"))))
     front = view.front
@@ -114,9 +115,8 @@ def _mark_references(fig: go.Figure, data: StudyData, view: FrontView) -> None:
     if idx.size:
         fig.add_trace(go.Scatter(
             x=c["ttft_ms"][idx], y=data.proxy(view.family)[idx], mode="markers+text",
-            name="published FastVLM", text=c["reference"][idx], textposition="top center",
-            customdata=c["number"][idx], hovertext=hover_texts(data, idx, view.family),
-            hovertemplate="%{hovertext}<extra></extra>",
+            name="published FastVLM", textposition="top center",
+            **_suffix(hover(data, idx, view.family), ""), texttemplate=c["reference"][idx],
             marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
 
 
@@ -131,8 +131,7 @@ def _mark_choice(fig: go.Figure, data: StudyData, view: FrontView, selected: int
         i = data.index_of(number)
         fig.add_trace(go.Scatter(
             x=[c["ttft_ms"][i]], y=[data.proxy(view.family)[i]], mode="markers", name=name,
-            customdata=[number], hovertext=hover_texts(data, np.array([i]), view.family),
-            hovertemplate=f"<b>{name}</b><br>%{{hovertext}}<extra></extra>",
+            **_suffix(hover(data, np.array([i]), view.family), f"<br><b>{name}</b>"),
             marker=dict(symbol="circle-open", size=26, color=colour, line=dict(width=3))))
 
 

@@ -21,7 +21,7 @@ from explorer.recommend import Recommendation, recommend
 from explorer.results import Budgets, StudyFrame, study_frame
 
 FAMILIES = {"text_rich": "text-rich", "general": "general"}
-NUMERIC = ("number", "ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "memory_mb",
+NUMERIC = ("number", "n", "ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "memory_mb",
            "proxy_text_rich", "proxy_text_rich_unc", "proxy_general", "proxy_general_unc",
            "resolution", "visual_tokens", "attention_stages", "output_pool", "params_total")
 
