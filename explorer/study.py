@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 
 import optuna
@@ -96,7 +97,9 @@ def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
     if spec.name not in names:
         study = optuna.create_study(study_name=spec.name, storage=storage,
                                     directions=directions, sampler=make_sampler(spec))
-        study.set_metric_names(list(spec.objectives))
+        with warnings.catch_warnings():  # stable in practice; optuna-dashboard reads it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(spec.objectives))
         for k, v in study_attrs(spec, runtime).items():
             study.set_user_attr(k, v)
         enqueue_references(study, spec)
