@@ -118,7 +118,6 @@ def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_
         for fam, v in (p.get("families") or {}).items():
             lines.append(f"- {v.get('label', fam)}: {_f(v.get('value'), 3)} +- "
                          f"{_f(v.get('uncertainty'), 3)} (calibration RMSE {_f(rmse.get(fam), 3)})")
-        lines.append(f"- The LLM-size effect is a {p.get('llm_prior', 'calibrated prior')}.")
         lines += [f"- {n}" for n in p.get("notes", [])]
     else:
         lines.append("No proxy result.")
