@@ -28,7 +28,8 @@ def render(ctx: Context) -> None:
     m = st.columns(4)
     m[0].metric("within budget", f"{int(view.feasible.sum())} of {int(view.shown.sum())}")
     m[1].metric("front size", len(view.front))
-    m[2].metric("hypervolume", f"{view.hypervolume:,.0f}" if view.hypervolume >= 100 else f"{view.hypervolume:.3g}",
+    hv = view.hypervolume
+    m[2].metric("hypervolume", f"{hv:,.0f}" if hv >= 100 else f"{hv:.3g}",
                 help=f"area dominated by the feasible trials in (TTFT ms, proxy) up to the "
                      f"reference point ({view.reference[0]:,.0f} ms, {-view.reference[1]:.3f})")
     m[3].metric("recommended", "none" if rec.choice is None else f"trial {rec.choice['number']}")

@@ -29,7 +29,8 @@ def register(sub) -> None:
     p = sub.add_parser("dashboard", help="serve the interactive Pareto dashboard (Streamlit)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--storage", metavar="URL", help="default: sqlite:///results/fastvlm-explorer.db")
+    p.add_argument("--storage", metavar="URL",
+                   help="default: sqlite:///results/fastvlm-explorer.db")
     p.add_argument("--study", help="study to open first (default: the first by name)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8501, help="port (default 8501)")
