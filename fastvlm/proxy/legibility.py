@@ -42,7 +42,7 @@ class Legibility:
     n_pages: int
     cost_ms: float  # wall time of the call that returned this (ms); tiny when cached
     cached: bool
-    reader: str  # e.g. "tesseract 5.3.0 (psm 6, sauvola)"
+    reader: str  # e.g. "tesseract 5.3.0 (psm 6, ...)": version and settings
     key: str  # cache key (hash of every input)
     per_page: tuple[float, ...] = ()
     measure_ms: float = 0.0  # wall time of the original (cold) measurement

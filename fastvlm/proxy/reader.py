@@ -7,9 +7,10 @@ Preprocessing follows FastVLM / LLaVA ("pad" aspect mode): pad to a square with 
 colour, then resize to r x r with an antialiased bicubic kernel (transformers'
 `LlavaImageProcessor.resample = BICUBIC`, torchvision `antialias=True`, which PIL's BICUBIC
 matches). "area" (box filter) is a robustness variant. The resized image is then upsampled back
-to 1024 with the same kernel, so the reader is limited by the information that survives at r,
-not by its own minimum text height. Tesseract runs one process per page (`--psm 6`, one thread
-each, Sauvola binarisation), up to `os.cpu_count()` at a time.
+to 1024 with the same kernel (r < 1024), so the reader is limited by the information that
+survives at r, not by its own minimum text height; above 1024 the model's view is read as is.
+Tesseract runs one process per page (`--psm 6`, one thread each, Sauvola binarisation), up to
+`os.cpu_count()` at a time.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ INSTALL_HINT = ("install it with `apt-get install tesseract-ocr tesseract-ocr-en
 # One uniform block of text (psm 6); Sauvola local thresholding, because Tesseract's default
 # global Otsu splits a textured scene background into garbage "text" at full resolution.
 TESSERACT_ARGS = ("stdin", "stdout", "--psm", "6", "-l", "eng", "-c", "thresholding_method=2")
-READER_SETTINGS = "psm 6, sauvola"
+READER_SETTINGS = "psm 6, sauvola, read at max(r, 1024)"  # part of every cache key
 
 
 class ReaderMissingError(RuntimeError):
@@ -60,15 +61,20 @@ def preprocess(image: Image.Image, resolution: int, kernel: str = "bicubic") -> 
 
 
 def degrade(image: Image.Image, resolution: int, kernel: str = "bicubic") -> Image.Image:
-    """`preprocess` to r, then back to the page size: what survives at r, at a readable scale."""
+    """`preprocess` to r, then up to the page size: what survives at r, at a readable scale.
+
+    Above the page size the model's own (upsampled) view is read as is: resizing it back down
+    would add a loss the model never has (the box kernel is visibly hurt by the round trip).
+    """
     small = preprocess(image, resolution, kernel)
-    return small.resize((PAGE_SIZE, PAGE_SIZE), KERNELS[kernel]) if resolution != PAGE_SIZE \
-        else small
+    if resolution >= PAGE_SIZE:
+        return small
+    return small.resize((PAGE_SIZE, PAGE_SIZE), KERNELS[kernel])
 
 
 @functools.lru_cache(maxsize=1)
 def reader_version() -> str:
-    """E.g. "tesseract 5.3.0 (psm 6, sauvola)"; raises `ReaderMissingError` with the hint."""
+    """E.g. "tesseract 5.3.0 (psm 6, ...)"; raises `ReaderMissingError` with the install hint."""
     exe = shutil.which("tesseract")
     if exe is None:
         raise ReaderMissingError(f"tesseract not found on PATH; {INSTALL_HINT}")
