@@ -27,15 +27,33 @@ def default_cache_path() -> Path:
     return Path(root) / "latency.sqlite"
 
 
+def connect_wal(path: Path, timeout_s: float = 60.0) -> sqlite3.Connection:
+    """An autocommit SQLite connection in WAL mode, safe to open from several processes at once.
+
+    Switching a fresh file to WAL takes an exclusive lock, and SQLite reports "database is
+    locked" for it without calling the busy handler, so that one step is retried here.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+    db.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return db
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.05)
+
+
 class LatencyCache:
     """`get` / `put` JSON payloads under (fingerprint, kind, key); `claim` before measuring."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db = connect_wal(self.path)
         self._db.executescript("""
             CREATE TABLE IF NOT EXISTS latency (
                 fingerprint TEXT, kind TEXT, key TEXT, payload TEXT, created REAL,

@@ -143,3 +143,19 @@ def test_validation_report_passes_its_checks():
                   "0.5B < 1.5B < 7B", "beyond size", "robustness", "cost: tier 0"):
         assert topic in names
     assert set(report["robustness"]["kendall_tau"]) >= {"font aileron", "kernel area"}
+
+
+def test_tier2_probes_the_encoder_within_budget_and_reports_steps():
+    import time
+
+    seen = []
+    cfg = preset("tiny", resolution=256)
+    t0 = time.perf_counter()
+    r = evaluate(cfg, 2, budget_s=12, report=lambda step, v: seen.append((step, v)))
+    wall = time.perf_counter() - t0
+    assert r.tier == 2 and r.families["text_rich"].label == "proxy accuracy (text-rich, tier 2)"
+    probe = r.factors["probe"]
+    assert probe["resolution"] == 256 and probe["per_step"] and seen
+    assert all(0 <= v <= 1 for _, v in seen)
+    assert any("reference FastViTHD probe" in n for n in r.notes)
+    assert wall < 12 * 2 + 60  # budget for both probes, plus tier-1 reading (generous bound)

@@ -121,8 +121,8 @@ def test_preprocess_pads_to_square_then_resizes_with_the_kernel():
     page = render_page("text_rich", 0).image
     for kernel in reader_mod.KERNELS:
         assert preprocess(page, 384, kernel).size == (384, 384)
-        assert degrade(page, 384, kernel).size == (1024, 1024)
-        assert degrade(page, 1536, kernel).size == (1536, 1536)  # the model's view, as is
+        assert degrade(page, 384, kernel).size == (1536, 1536)  # read at READ_SIZE
+        assert degrade(page, 2048, kernel).size == (2048, 2048)  # the model's view, as is
     wide = Image.new("L", (200, 100), 0)
     square = preprocess(wide, 64)
     assert square.size == (64, 64)

@@ -92,14 +92,8 @@ def _calibrate(args) -> int:
     from fastvlm.proxy import calibrate
 
     progress = Progress("measuring tier-1 legibility") if not args.tier0_only else None
-    done = []
-
-    def tick(family, r, m):
-        done.append(r)
-        progress(f"{family} @ {r}: {m.value:.3f}", len(done) / 8)
-
     try:
-        doc = calibrate.run(tier1=not args.tier0_only, progress=tick if progress else None)
+        doc = calibrate.run(tier1=not args.tier0_only, progress=progress)
     finally:
         if progress:
             progress.close()
@@ -115,9 +109,10 @@ def _calibrate(args) -> int:
                 continue
             rows.append([tier, fam, fit["n_points"], f"{fit['loo_rmse']:.4f}",
                          f"{fit['baseline_loo_rmse']:.4f}", _f(fit["leave_one_llm_out_rmse"]),
-                         _f(fit["leave_one_resolution_out_rmse"]), f"{fit['beta']:.3f}"])
+                         _f(fit["leave_one_resolution_out_rmse"]), f"{fit['beta']:.3f}",
+                         fit["median_xheight"] if tier == "0" else f"x{fit.get('text_scale')}"])
     print(table(rows, ["tier", "family", "points", "LOO RMSE", "baseline", "leave-LLM-out",
-                       "leave-res-out", "beta (ln N)"], align="llrrrrrr"))
+                       "leave-res-out", "beta (ln N)", "text size"], align="llrrrrrrr"))
     print(f"\nwrote {calibrate.CALIBRATION_FILE} (data {doc['data']['version']})")
     return 0
 

@@ -129,34 +129,41 @@ def _baseline_rmse(points) -> float:
 XHEIGHT_GRID = (0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03)
 
 
-def calibrate_family(points: list[Point], family: str, leg: Legibility | None = None) -> dict:
+def calibrate_family(points: list[Point], family: str,
+                     tier1_grid: dict[float, Legibility] | None = None) -> dict:
+    """Fit one family. Tier 0 picks the median x-height from `XHEIGHT_GRID`, tier 1 the page
+    text scale from `tier1_grid` (measured legibility per scale), each by leave-one-out error;
+    the whole sensitivity curve is kept in the result."""
     pts = [p for p in points if p.family == family]
     loo_folds = [[i] for i in range(len(pts))]
-    sensitivity = {}
-    if leg is None:  # tier 0: choose the median x-height by LOO error; keep the whole curve
-        for m in XHEIGHT_GRID:
-            sensitivity[str(m)] = _held_out_rmse(pts, family, None, m, loo_folds)[0]
-        m = min(XHEIGHT_GRID, key=lambda v: sensitivity[str(v)])
+    if tier1_grid is None:
+        param, candidates = "median_xheight", {m: (m, None) for m in XHEIGHT_GRID}
     else:
-        m = None
+        param, candidates = "text_scale", {s: (None, leg) for s, leg in tier1_grid.items()}
+    sensitivity = {str(k): _held_out_rmse(pts, family, leg, m, loo_folds)[0]
+                   for k, (m, leg) in candidates.items()}
+    best = min(candidates, key=lambda k: sensitivity[str(k)])
+    m, leg = candidates[best]
     fit, _ = fit_family(pts, family, leg, median_xheight=m)
     resid = predict_points(fit, pts, leg) - np.array([p.acc for p in pts])
-    loo, n_loo = (sensitivity[str(m)], len(pts)) if leg is None else \
-        _held_out_rmse(pts, family, leg, m, loo_folds)
     by = lambda key: [[i for i, p in enumerate(pts) if key(p) == v]  # noqa: E731
                       for v in sorted({key(p) for p in pts})]
     lolo, n_lolo = _held_out_rmse(pts, family, leg, m, by(lambda p: p.llm))
     loro, n_loro = _held_out_rmse(pts, family, leg, m, by(lambda p: p.resolution))
-    return {
-        **fit.to_dict(), "n_points": len(pts), "loo_rmse_by_median_xheight": sensitivity,
+    out = {
+        **fit.to_dict(), "n_points": len(pts), f"loo_rmse_by_{param}": sensitivity,
         "fit_rmse": float(np.sqrt(np.mean(resid ** 2))),
-        "loo_rmse": loo, "baseline_loo_rmse": _baseline_rmse(pts),
+        "loo_rmse": sensitivity[str(best)], "baseline_loo_rmse": _baseline_rmse(pts),
         "leave_one_llm_out_rmse": lolo, "leave_one_llm_out_n": n_lolo,
         "leave_one_resolution_out_rmse": loro, "leave_one_resolution_out_n": n_loro,
     }
+    if tier1_grid is not None:
+        out["text_scale"] = best
+    return out
 
 
-def calibrate(data_file: Path = DATA_FILE, tier1_legibility: dict[str, Legibility] | None = None,
+def calibrate(data_file: Path = DATA_FILE,
+              tier1_legibility: dict[str, dict[float, Legibility]] | None = None,
               tier1_info: dict | None = None) -> dict:
     """The full calibration document (tier 1 only when measured legibility is given)."""
     points, notes = load_points(data_file)
@@ -198,27 +205,31 @@ def load(path: Path = CALIBRATION_FILE) -> dict:
     return _LOADED[key]
 
 
-# Resolutions of the published points; tier 1 measures legibility at each of them.
+# Resolutions of the published points; tier 1 measures legibility at each of them, for each
+# candidate page text scale (the synthetic pages' font sizes vs the benchmarks' are unknown).
 CALIBRATION_RESOLUTIONS = (256, 512, 768, 1024)
+TEXT_SCALE_GRID = (1.0, 0.8, 0.6, 0.5)
 
 
-def measure_tier1_legibility(seed: int = 0, progress=None) -> tuple[dict[str, Legibility], dict]:
-    """Measured legibility per family at the calibration resolutions (OCR; cached)."""
+def measure_tier1_legibility(seed: int = 0, progress=None) -> tuple[dict, dict]:
+    """Measured legibility per family and text scale at the calibration resolutions (cached)."""
     from .legibility import measured_legibility
 
-    table, info = {}, {"seed": seed, "values": {}}
+    grid, info = {}, {"seed": seed, "values": {}}
+    total, done = len(FAMILIES) * len(TEXT_SCALE_GRID) * len(CALIBRATION_RESOLUTIONS), 0
     for family in FAMILIES:
-        for r in CALIBRATION_RESOLUTIONS:
-            m = measured_legibility(r, family, seed=seed)
-            table[family, r] = m.value
-            info["values"][f"{family}@{r}"] = {"value": m.value, "stderr": m.stderr}
-            info["reader"], info["pages"] = m.reader, m.n_pages
-            if progress:
-                progress(family, r, m)
-
-    def lookup(family):
-        return lambda r: table[family, r]
-    return {f: lookup(f) for f in FAMILIES}, info
+        for scale in TEXT_SCALE_GRID:
+            table = {}
+            for r in CALIBRATION_RESOLUTIONS:
+                m = measured_legibility(r, family, seed=seed, text_scale=scale)
+                table[r] = m.value
+                info["values"][f"{family}@{r}x{scale}"] = {"value": m.value, "stderr": m.stderr}
+                info["reader"], info["pages"] = m.reader, m.n_pages
+                done += 1
+                if progress:
+                    progress(f"{family} x{scale} @ {r}: {m.value:.3f}", done / total)
+            grid.setdefault(family, {})[scale] = table.__getitem__
+    return grid, info
 
 
 def run(tier1: bool = True, out: Path = CALIBRATION_FILE, progress=None) -> dict:

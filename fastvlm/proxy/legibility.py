@@ -17,14 +17,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..cache import default_cache_path
+from ..cache import connect_wal, default_cache_path
 from .pages import GENERATOR_VERSION, check_family, check_font, check_kind, render_pages
 from .reader import check_kernel, read_pages, reader_version
 
@@ -57,23 +56,30 @@ def legibility_path() -> Path:
 
 def measured_legibility(resolution: int, family: str, *, seed: int = 0,
                         pages: int = DEFAULT_PAGES, font: str = "dejavu", kernel: str = "bicubic",
-                        kind: str | None = None, font_px: int | None = None) -> Legibility:
+                        kind: str | None = None, font_px: int | None = None,
+                        text_scale: float = 1.0) -> Legibility:
     """Reader accuracy on `pages` synthetic pages of `family` seen at `resolution` (cached).
 
     Args:
         kind: render this page kind instead of the family's kinds, e.g. the null controls
             "blank" / "noise" (which keep the family's ground truth, so they score ~0).
         font_px: draw all text at this em size (px at 1024) instead of the family distribution.
+        text_scale: scale the family's font-size distribution (see `pages.render_page`).
     """
     t0 = time.perf_counter()
     params = _validate(resolution, family, seed, pages, font, kernel, kind, font_px)
+    if text_scale != 1.0:  # keys of unscaled pages stay as they were
+        if not 0.25 <= text_scale <= 4:
+            raise ValueError(f"text_scale {text_scale!r} is invalid; valid: 0.25..4")
+        params["text_scale"] = float(text_scale)
     params["reader"] = reader_version()
     params["generator"] = GENERATOR_VERSION
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     with _Store(legibility_path()) as store:
         hit = store.get(key)
         if hit is None:
-            docs = render_pages(family, pages, seed=seed, font=font, kind=kind, font_px=font_px)
+            docs = render_pages(family, pages, seed=seed, font=font, kind=kind, font_px=font_px,
+                                text_scale=text_scale)
             scores = read_pages(docs, resolution, kernel)
             hit = {"params": params, "per_page": scores,
                    "measure_ms": (time.perf_counter() - t0) * 1e3}
@@ -118,10 +124,7 @@ class _Store:
     """A tiny key -> JSON table in SQLite WAL mode (concurrent readers, serialised writers)."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db = connect_wal(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS legibility "
                          "(key TEXT PRIMARY KEY, payload TEXT, created REAL)")
 

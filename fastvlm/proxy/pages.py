@@ -87,12 +87,16 @@ def page_kind(family: str, index: int) -> str:
 
 @functools.lru_cache(maxsize=256)
 def render_page(family: str, index: int, *, seed: int = 0, font: str = "dejavu",
-                kind: str | None = None, font_px: int | None = None) -> Page:
+                kind: str | None = None, font_px: int | None = None,
+                text_scale: float = 1.0) -> Page:
     """The `index`-th page of `family` (or of `kind`, e.g. a null control) for `seed`.
 
     Args:
         kind: override the family's page kind; "blank"/"noise" keep a normal page's ground truth.
         font_px: draw every line at this em size (px at 1024) instead of the family's distribution.
+        text_scale: multiply the family's font-size distribution (median and clip range); the
+            tier-1 calibration picks it so the pages' text sizes match the benchmarks' (the
+            layout and the random content stay the same).
     """
     check_family(family)
     check_font(font)
@@ -100,11 +104,13 @@ def render_page(family: str, index: int, *, seed: int = 0, font: str = "dejavu",
     check_kind(kind)
     if font_px is not None and not 4 <= font_px <= 200:
         raise ValueError(f"font_px {font_px} is invalid; valid: 4..200")
+    if not 0.25 <= text_scale <= 4:
+        raise ValueError(f"text_scale {text_scale} is invalid; valid: 0.25..4")
     content_kind = page_kind(family, index) if kind in NULL_KINDS else kind
     # seeded by the content kind, so a null page has exactly its normal page's ground truth
     rng = np.random.default_rng([GENERATOR_VERSION, seed, index,
                                  zlib.crc32(content_kind.encode()), zlib.crc32(family.encode())])
-    sizes = _SizeSampler(family, rng, font_px)
+    sizes = _SizeSampler(family, rng, font_px, text_scale)
     page = _DRAW[content_kind](rng, sizes, font)
     page.kind = kind
     if kind == "blank":
@@ -122,14 +128,16 @@ def render_pages(family: str, n: int, **kw) -> list[Page]:
 
 
 class _SizeSampler:
-    def __init__(self, family: str, rng: np.random.Generator, fixed: int | None):
-        self.params, self.rng, self.fixed = FONT_SIZES[family], rng, fixed
+    def __init__(self, family: str, rng: np.random.Generator, fixed: int | None,
+                 scale: float = 1.0):
+        self.params, self.rng, self.fixed, self.scale = FONT_SIZES[family], rng, fixed, scale
 
     def __call__(self) -> int:
         if self.fixed is not None:
             return self.fixed
         median, sigma, lo, hi = self.params
-        return int(np.clip(round(median * np.exp(sigma * self.rng.standard_normal())), lo, hi))
+        px = median * self.scale * np.exp(sigma * self.rng.standard_normal())
+        return int(np.clip(round(px), max(4, round(lo * self.scale)), round(hi * self.scale)))
 
 
 @functools.lru_cache(maxsize=512)

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from .pages import PAGE_SIZE, Page
+from .pages import Page
 
 KERNELS = {"bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}
 PAD_GRAY = 114  # LLaVA pads with the CLIP mean colour (122, 116, 104); its luma in "L"
@@ -34,7 +34,11 @@ INSTALL_HINT = ("install it with `apt-get install tesseract-ocr tesseract-ocr-en
 # One uniform block of text (psm 6); Sauvola local thresholding, because Tesseract's default
 # global Otsu splits a textured scene background into garbage "text" at full resolution.
 TESSERACT_ARGS = ("stdin", "stdout", "--psm", "6", "-l", "eng", "-c", "thresholding_method=2")
-READER_SETTINGS = "psm 6, sauvola, read at max(r, 1024)"  # part of every cache key
+# Every view is read at READ_SIZE (or as is above it): Tesseract needs ~10 px x-heights, so
+# reading the r x r view at its own size would measure the reader's limit, not what survives
+# at r. 1536 lets small print on a 1024 page keep rising up to r = 1024, where the source ends.
+READ_SIZE = 1536
+READER_SETTINGS = f"psm 6, sauvola, read at {READ_SIZE}"  # part of every cache key
 
 
 class ReaderMissingError(RuntimeError):
@@ -61,15 +65,15 @@ def preprocess(image: Image.Image, resolution: int, kernel: str = "bicubic") -> 
 
 
 def degrade(image: Image.Image, resolution: int, kernel: str = "bicubic") -> Image.Image:
-    """`preprocess` to r, then up to the page size: what survives at r, at a readable scale.
+    """`preprocess` to r, then up to READ_SIZE: what survives at r, at a readable scale.
 
-    Above the page size the model's own (upsampled) view is read as is: resizing it back down
+    Above READ_SIZE the model's own (upsampled) view is read as is: resizing it back down
     would add a loss the model never has (the box kernel is visibly hurt by the round trip).
     """
     small = preprocess(image, resolution, kernel)
-    if resolution >= PAGE_SIZE:
+    if resolution >= READ_SIZE:
         return small
-    return small.resize((PAGE_SIZE, PAGE_SIZE), KERNELS[kernel])
+    return small.resize((READ_SIZE, READ_SIZE), KERNELS[kernel])
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ CALIBRATED = {"resolution": (256, 1024), "llm_b": (0.494, 7.616), "tokens": (16,
 # Tier 2: logit shift per unit of probe logit difference vs the reference encoder. A prior
 # (no published point varies the encoder), so its whole effect counts as uncertainty.
 PROBE_SLOPE = 0.5
+PROBE_FLOOR = 0.05  # probe values below this are chance (F1 gain over a constant predictor)
 
 
 def _factors(cfg: VlmConfig) -> dict:
@@ -102,11 +103,14 @@ _ENCODER_PRIOR_NOTE = ("encoder capacity: prior from encoder parameters vs FastV
 
 
 def measured_legibilities(resolution: int, seed: int = 0) -> tuple[dict[str, float], list[str]]:
+    """Tier-1 legibility per family at `resolution`, on pages at the calibrated text scale."""
     from .legibility import measured_legibility
 
+    _require_tier1_calibration()
     values, notes = {}, []
+    fits = load()["tiers"]["1"]
     for family in FAMILIES:
-        m = measured_legibility(resolution, family, seed=seed)
+        m = measured_legibility(resolution, family, seed=seed, text_scale=fits[family]["text_scale"])
         values[family] = m.value
         notes.append(f"{family} legibility {m.value:.3f} +/- {m.stderr:.3f} measured by "
                      f"{m.reader} on {m.n_pages} pages{' (cached)' if m.cached else ''}")
@@ -138,12 +142,21 @@ def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: fl
     mine = probe_encoder(cfg, budget_s=budget_s if same else budget_s / 2,
                          width_factor=width_factor, seed=seed, report=report)
     notes.append(f"encoder probe: {mine.value:.3f} after {mine.steps} steps ({mine.stopped})")
-    if same or mine.stopped == "pruned":
+    if same:
         shift = 0.0
+    elif mine.stopped == "pruned":  # stopped early by the caller: keep the prior
+        shift = S.encoder_shift(_factors(cfg)["encoder_params"])
     else:
         ref = probe_encoder(ref_cfg, budget_s=budget_s / 2, width_factor=width_factor, seed=seed)
-        shift = PROBE_SLOPE * float(S.logit(mine.value) - S.logit(ref.value))
         notes.append(f"reference FastViTHD probe: {ref.value:.3f}")
+        if max(mine.value, ref.value) < PROBE_FLOOR:
+            # neither readout beats a constant predictor: the probe cannot rank these encoders
+            shift = S.encoder_shift(_factors(cfg)["encoder_params"])
+            notes.append("probe uninformative at this resolution (both at chance): "
+                         "encoder prior kept")
+        else:
+            shift = PROBE_SLOPE * float(S.logit(max(mine.value, 0.01))
+                                        - S.logit(max(ref.value, 0.01)))
     note = ("encoder capacity: measured by the probe relative to FastViTHD at the same "
             "resolution (slope is a prior; its effect is counted as uncertainty)")
     result = _score(cfg, 2, legibility, shift, note, "encoder-probe", t0, notes)

@@ -32,11 +32,11 @@ def _check(name, passed, detail, **data) -> dict:
     return {"name": name, "passed": passed, "detail": detail, **data}
 
 
-def _measured_checks(pages: int, progress) -> list[dict]:
+def _measured_checks(pages: int, progress, scale: float) -> list[dict]:
     from .legibility import legibility_curve
 
     out = []
-    small = legibility_curve(RESOLUTIONS, "text_rich", pages=pages)
+    small = legibility_curve(RESOLUTIONS, "text_rich", pages=pages, text_scale=scale)
     vals = [small[r].value for r in RESOLUTIONS]
     drops = [(a, b) for a, b in zip(RESOLUTIONS, RESOLUTIONS[1:])
              if small[b].value < small[a].value - MONOTONE_TOLERANCE]
@@ -114,7 +114,7 @@ def partial_spearman(cal: dict, tier: int, family: str) -> tuple[float, int]:
         if tier == 0:
             leg = float(S.analytic_legibility(p.resolution, fit["median_xheight"])[0])
         else:
-            leg = leg1[f"{family}@{p.resolution}"]["value"]
+            leg = leg1[f"{family}@{p.resolution}x{fit['text_scale']}"]["value"]
         q = leg * float(S.capacity(p.tokens, family)[0])
         proxy.append(np.mean([S.predict(fit, cal["reference_group"], b, p.llm_b, q)
                               for b in FAMILY_BENCHMARKS[family]]))
@@ -144,7 +144,7 @@ def _beyond_size(cal: dict) -> list[dict]:
     return out
 
 
-def _robustness(pages: int, seeds, progress) -> dict:
+def _robustness(pages: int, seeds, progress, scale: float) -> dict:
     """Kendall tau of the resolution ranking of measured legibility across render variants."""
     from .legibility import legibility_curve
 
@@ -155,7 +155,7 @@ def _robustness(pages: int, seeds, progress) -> dict:
     curves = {}
     for i, (name, kw) in enumerate(variants.items()):
         progress(f"robustness: {name}", 0.5 + 0.4 * i / len(variants))
-        c = legibility_curve(res, "text_rich", pages=pages, **kw)
+        c = legibility_curve(res, "text_rich", pages=pages, text_scale=scale, **kw)
         curves[name] = [c[r].value for r in res]
     base = curves[f"seed {seeds[0]}"]
     seed_sd = np.std([curves[f"seed {s}"] for s in seeds], axis=0, ddof=1)
@@ -198,7 +198,9 @@ def validate(quick: bool = False, with_tier2: bool = False, progress=None) -> di
     cal = load()
     checks = []
     progress("monotonicity", 0.05)
-    checks += _measured_checks(pages, progress)
+    # the text sizes tier 1 uses (the calibrated page text scale)
+    scale = cal["tiers"].get("1", {}).get("text_rich", {}).get("text_scale", 1.0)
+    checks += _measured_checks(pages, progress, scale)
     checks += [_check("monotone: tier 0 never falls as resolution rises", all(
         np.all(np.diff([evaluate(preset(n, resolution=r), 0).families[f].value
                         for r in RESOLUTIONS]) >= 0) for n in LLMS for f in FAMILIES),
@@ -207,7 +209,7 @@ def validate(quick: bool = False, with_tier2: bool = False, progress=None) -> di
         checks += _ordering_checks(tier)
     checks += _calibration_checks(cal)
     checks += _beyond_size(cal)
-    robust = _robustness(max(3, pages // 2), (0, 1) if quick else (0, 1, 2), progress)
+    robust = _robustness(max(3, pages // 2), (0, 1) if quick else (0, 1, 2), progress, scale)
     worst = min(robust["kendall_tau"].values())
     checks.append(_check("robustness: resolution ranking stable across seeds, fonts, kernels",
                          worst >= 0.6, "Kendall tau " + ", ".join(
@@ -226,6 +228,7 @@ def validate(quick: bool = False, with_tier2: bool = False, progress=None) -> di
                              f"{costs['tier2_s']:.1f} s for a {costs['tier2_budget_s']:.0f} s "
                              "budget (plus tier-1 legibility)"))
     return {"checks": checks, "robustness": robust, "costs": costs, "pages": pages,
+            "text_scale": scale,
             "calibration_version": cal["data"]["version"]}
 
 
