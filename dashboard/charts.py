@@ -10,6 +10,8 @@ in `customdata` (what a click selects) and its whole configuration in the hover 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -18,7 +20,15 @@ from .data import FAMILIES, FrontView, StudyData, accuracy_label, ttft_label
 LLM_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 GREY = "#c4c4c4"
 FRONT = "#d62728"
-GL_ABOVE = 2000  # points: switch to WebGL markers above this (SVG slows down)
+# Points above which the scatter uses WebGL markers (SVG slows down); the browser test lowers it
+# to exercise WebGL on a small study.
+GL_ABOVE = int(os.environ.get("FASTVLM_DASHBOARD_GL_ABOVE", "2000"))
+# plotly.js config for the Pareto chart. plotly draws WebGL at twice the CSS resolution by
+# default: 4x the pixels, the largest cost of a page load without a GPU (SwiftShader).
+PARETO_CONFIG = {"displaylogo": False, "plotGlPixelRatio": 1}
+# Margins as plotly's auto-margin ends up with them (colorbar right, two legend rows below):
+# when the first draw already has them, plotly does not redraw every trace to make room.
+PARETO_MARGIN = dict(l=70, r=165, t=30, b=150)
 
 
 def token_sizes(tokens: np.ndarray) -> np.ndarray:
@@ -33,16 +43,23 @@ def hover(data: StudyData, idx: np.ndarray, family: str) -> dict:
     `text` is the configuration summary (plus flags), `customdata` the numbers, kept numeric
     so that 10,000 points stay a small payload. customdata[0] is the trial number."""
     text = data.memoised("hover_text", lambda: _hover_text(data))
-    c = data.cols
-    custom = np.column_stack([c["number"], c["encoder_ms"], c["projector_ms"], c["prefill_ms"],
-                              c["n"], c[f"proxy_{family}_unc"], c["memory_mb"],
-                              c["attention_stages"]])
+    custom = data.memoised(("hover_custom", family), lambda: _hover_custom(data, family))
     return dict(text=text[idx], customdata=custom[idx], hovertemplate=(
         "<b>trial %{customdata[0]}</b><br>%{text}<br>TTFT %{x:,.1f} ms = encoder "
         "%{customdata[1]:,.1f} + projector %{customdata[2]:,.1f} + prefill %{customdata[3]:,.1f}"
         f" (n=%{{customdata[4]}})<br>proxy {FAMILIES[family]} %{{y:.3f}} ± "
         "%{customdata[5]:.3f}; memory %{customdata[6]:,.0f} MB; attention stages "
         "%{customdata[7]}"))
+
+
+def _hover_custom(data: StudyData, family: str) -> np.ndarray:
+    """The hover numbers as float32: half the bytes of float64 in the figure JSON (plotly
+    sends numpy arrays as typed binary), exact for trial numbers below 2**24 and finer than
+    the 0.1 ms / 0.001 the hover shows."""
+    c = data.cols
+    return np.column_stack([c["number"], c["encoder_ms"], c["projector_ms"], c["prefill_ms"],
+                            c["n"], c[f"proxy_{family}_unc"], c["memory_mb"],
+                            c["attention_stages"]]).astype(np.float32)
 
 
 def _hover_text(data: StudyData) -> np.ndarray:
@@ -72,7 +89,7 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
     x, y = c["ttft_ms"], data.proxy(fam)
     llms = sorted(set(c["llm"][view.shown].tolist()))
     symbol = {llm: LLM_SYMBOLS[i % len(LLM_SYMBOLS)] for i, llm in enumerate(llms)}
-    sizes = token_sizes(c["visual_tokens"])
+    sizes = token_sizes(c["visual_tokens"]).astype(np.float32)
     scatter = _scatter(int(view.shown.sum()))
     fig = go.Figure()
     over_all = view.shown & ~view.feasible
@@ -104,8 +121,8 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
         xaxis=dict(type="log", title=ttft_label(data)),
         yaxis=dict(title=accuracy_label(data, fam)),
         coloraxis=dict(colorscale="Viridis", colorbar=dict(title="resolution (px)", x=1.02)),
-        legend=dict(orientation="h", y=-0.18), height=560, margin=dict(l=60, r=20, t=30, b=40),
-        clickmode="event+select", dragmode="zoom", uirevision=data.name)
+        legend=dict(orientation="h", y=-0.18), height=560, margin=PARETO_MARGIN,
+        clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name)
     return fig
 
 

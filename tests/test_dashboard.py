@@ -87,6 +87,8 @@ def test_pareto_page(monkeypatch, storage):
     assert len(values(front["x"])) == len(frame.front())
     assert metric(at, "recommended") == f"trial {_cli_choice(frame)}"
     assert at.get("download_button")[0].proto.label == "Download the front as CSV"
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["plotGlPixelRatio"] == 1  # WebGL at CSS resolution (no GPU: 4x cheaper)
 
 
 def _cli_choice(frame) -> int:
@@ -214,6 +216,28 @@ def test_front_view_matches_cli_front(storage):
         view = dd.front_view(d, "text_rich", b)
         assert [d.frame.rows[i]["number"] for i in view.front] == d.frame.pareto_numbers(b)
         assert view.feasible.sum() == len([r for r in d.frame.feasible(b)])
+
+
+def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):
+    """Above GL_ABOVE points the trial markers are WebGL traces: still one point per complete
+    trial (over-budget ones grey), each with its trial number and configuration on hover."""
+    from dashboard import charts
+
+    d = dd.load_study_data(storage, "alpha")
+    view = dd.front_view(d, "text_rich", Budgets(max_ttft_ms=2000))
+    monkeypatch.setattr(charts, "GL_ABOVE", 10)
+    fig = json.loads(charts.pareto_figure(d, view).to_json())
+    trials = [t for t in fig["data"] if t.get("mode") == "markers"
+              and t["name"] not in ("recommended", "selected")]
+    assert {t["type"] for t in trials} == {"scattergl"}
+    assert points(fig) == int(view.shown.sum())
+    assert any(t["marker"]["color"] == charts.GREY for t in trials)  # over budget: grey
+    numbers = np.concatenate([values(t["customdata"]).reshape(len(values(t["x"])), -1)[:, 0]
+                              for t in trials])
+    assert sorted(numbers.astype(int)) == sorted(d.cols["number"][view.shown].astype(int))
+    assert all("%{text}" in t["hovertemplate"] and "trial %{customdata[0]}" in t["hovertemplate"]
+               for t in trials)
+    assert all(len(t["text"]) == len(values(t["x"])) for t in trials)
 
 
 def test_trial_count_and_export_zip(storage):

@@ -4,7 +4,9 @@
     UPDATE_DOCS_IMG=1 ...   # also copy the screenshot to docs/img/dashboard_pareto.png
 
 Needs Debian's chromium at /usr/bin/chromium (scripts/setup.sh installs it); a missing browser
-is a failure, not a skip. The screenshot is saved under tests/output/ (gitignored).
+is a failure, not a skip. The app is served twice: with SVG markers and with WebGL markers
+(FASTVLM_DASHBOARD_GL_ABOVE=100, what studies above 2,000 trials get). The screenshots are saved
+under tests/output/ (gitignored); the WebGL one is the docs image.
 """
 
 from __future__ import annotations
@@ -29,16 +31,42 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "tests" / "output"
 
-# Markers of plotted trials (every complete trial, in or over budget), read from the live chart.
+# Plotted trials (every complete trial, in or over budget), read from the live chart's figure
+# data, so the count works for SVG and WebGL traces alike; `drawn` is what reached the screen:
+# SVG marker nodes plus the points plotly handed to its WebGL scene (regl), and `glPixels` the
+# non-blank pixels of that scene's canvas.
 COUNT_JS = """() => {
   const gd = document.querySelector('.js-plotly-plot');
   const special = ['recommended', 'selected', 'published FastVLM'];
-  let n = 0;
+  let n = 0, gl = 0;
   for (const t of gd._fullData) {
-    if ((t.mode || '').includes('markers') && !special.includes(t.name)) n += t.x.length;
+    if ((t.mode || '').includes('markers') && !special.includes(t.name)) {
+      n += t.x.length;
+      if (t.type === 'scattergl') gl += t.x.length;
+    }
   }
-  return {trials: n, drawn: gd.querySelectorAll('.scatterlayer path.point').length};
+  const svg = gd.querySelectorAll('.scatterlayer path.point').length;
+  const scene = gd._fullLayout._plots.xy._scene;
+  let glDrawn = 0;
+  for (const m of (scene && scene.markerOptions) || []) {
+    if (m && m.positions) glDrawn += m.positions.length / 2;
+  }
+  let glPixels = 0;
+  const canvas = gd.querySelector('canvas.gl-canvas-context');
+  const ctx = canvas && gl ? canvas.getContext('webgl') : null;
+  if (ctx) {
+    const px = new Uint8Array(ctx.drawingBufferWidth * ctx.drawingBufferHeight * 4);
+    ctx.readPixels(0, 0, ctx.drawingBufferWidth, ctx.drawingBufferHeight, ctx.RGBA,
+                   ctx.UNSIGNED_BYTE, px);
+    for (let i = 3; i < px.length; i += 4) if (px[i]) glPixels++;
+  }
+  return {trials: n, webgl: gl, drawn: svg + glDrawn, glPixels: glPixels,
+          types: [...new Set(gd._fullData.map(t => t.type))]};
 }"""
+
+# Resolves once the chart holds at least `n` trial markers (and the main thread is free).
+READY_JS = """n => { const g = document.querySelector('.js-plotly-plot'); if (!g || !g._fullData)
+  return false; let k = 0; for (const t of g._fullData) k += (t.x || []).length; return k >= n; }"""
 
 
 def free_port() -> int:
@@ -48,14 +76,24 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """(url, storage, study) of the dashboard serving a 150-trial synthetic study."""
+def study(tmp_path_factory):
+    """(storage, study): a 150-trial synthetic study."""
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'studies.db'}"
     build_study(url, "demo", n=150, seed=3)
+    return url, "demo"
+
+
+@pytest.fixture(scope="module", params=["svg", "webgl"])
+def served(request, study, tmp_path_factory):
+    """(url, storage, study, mode) of the dashboard serving the study; in "webgl" mode the
+    server draws even 150 trials as WebGL markers (what studies above 2,000 trials get)."""
+    url, name = study
+    env = {**os.environ, "FASTVLM_DASHBOARD_GL_ABOVE": "100" if request.param == "webgl" else
+           "2000"}
     port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen(streamlit_command(url, "127.0.0.1", port, "demo"), stdout=log,
-                            stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ})
+    proc = subprocess.Popen(streamlit_command(url, "127.0.0.1", port, name), stdout=log,
+                            stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -67,7 +105,7 @@ def served(tmp_path_factory):
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"streamlit did not start: {log.name}")
                 time.sleep(0.3)
-        yield base, url, "demo"
+        yield base, url, name, request.param
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -80,17 +118,22 @@ def test_pareto_chart_in_chromium(served):
     from dashboard import data as dd
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/setup.sh"
-    base, storage, study = served
+    base, storage, study, mode = served
     expected = int(dd.plottable(dd.load_study_data(storage, study), "text_rich").sum())
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
                                                                       "--headless"])
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.goto(base, wait_until="domcontentloaded")
-        page.wait_for_selector(".js-plotly-plot .scatterlayer path.point", timeout=60_000)
+        page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
         counts = page.evaluate(COUNT_JS)
-        assert counts["trials"] == expected
-        assert counts["drawn"] >= expected  # every trial is a drawn SVG marker
+        assert counts["trials"] == expected, counts
+        assert counts["drawn"] >= expected, counts  # every trial is a drawn marker
+        if mode == "webgl":
+            assert "scattergl" in counts["types"] and counts["webgl"] == expected, counts
+            assert counts["glPixels"] > 1000, counts  # the WebGL canvas is not blank
+        else:
+            assert "scattergl" not in counts["types"], counts
         metric = page.locator('[data-testid="stMetricValue"]').first
         before = metric.inner_text()
         slider = page.locator('[data-testid="stSidebar"] input[type="range"]').first
@@ -100,16 +143,18 @@ def test_pareto_chart_in_chromium(served):
         page.wait_for_function(
             "b => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== b",
             arg=before, timeout=30_000)
-        page.wait_for_selector(".js-plotly-plot .scatterlayer path.point", timeout=30_000)
+        page.wait_for_function(READY_JS, arg=expected, timeout=30_000)
         page.wait_for_timeout(1500)  # let the redraw settle before the screenshot
         after = page.evaluate(COUNT_JS)
-        assert after["trials"] == expected  # over-budget trials are greyed, not hidden
+        assert after["trials"] == expected, after  # over-budget trials are greyed, not hidden
+        assert after["drawn"] >= expected, after
         assert "TextVQA" not in page.content()
         OUTPUT.mkdir(parents=True, exist_ok=True)
-        shot = OUTPUT / "dashboard_pareto.png"
+        shot = OUTPUT / ("dashboard_pareto.png" if mode == "webgl" else
+                         "dashboard_pareto_svg.png")
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert shot.stat().st_size > 20_000
-    if os.environ.get("UPDATE_DOCS_IMG"):
+    if os.environ.get("UPDATE_DOCS_IMG") and mode == "webgl":
         (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, ROOT / "docs" / "img" / "dashboard_pareto.png")

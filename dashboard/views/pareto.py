@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..charts import pareto_figure
+from ..charts import PARETO_CONFIG, pareto_figure
 from ..data import accuracy_label, front_csv, front_table, state_counts
 from ..sidebar import Context
 
@@ -35,7 +35,7 @@ def render(ctx: Context) -> None:
     m[3].metric("recommended", "none" if rec.choice is None else f"trial {rec.choice['number']}")
     event = st.plotly_chart(pareto_figure(d, view, st.session_state.get("selected_trial")),
                             key="pareto_chart", on_select="rerun", selection_mode="points",
-                            config={"displaylogo": False})
+                            config=PARETO_CONFIG)
     picked = _picked(event)
     if picked is not None and picked != st.session_state.get("selected_trial"):
         st.session_state["selected_trial"] = picked
