@@ -63,7 +63,8 @@ class TrialRecord:
 
     @classmethod
     def from_user_attrs(cls, attrs: dict) -> TrialRecord | None:
-        if "config" not in attrs:
+        """The record, or None while a running trial has not stored all of it yet."""
+        if not {"config", "summary", "counts"} <= attrs.keys():
             return None
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in attrs.items() if k in names})

@@ -41,7 +41,7 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
         create: for the default SQLite file, create its folder (False: it must exist already).
     """
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage
 
     url = url or default_storage_url()
     if url.startswith("journal:") or url.endswith(".log"):
@@ -63,7 +63,7 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
     kwargs = {}
     if heartbeat_s and not is_sqlite(url):
         kwargs = dict(heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+                      **_stale_trial_retry(max_retry=2))
     engine = {"connect_args": {"timeout": 60}} if is_sqlite(url) else {"pool_pre_ping": True}
     try:
         return RDBStorage(url, engine_kwargs=engine, **kwargs)
@@ -71,6 +71,21 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
         raise StudyError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _stale_trial_retry(max_retry: int) -> dict:
+    """Re-enqueue a trial whose worker died (no heartbeat), under either Optuna API."""
+    import warnings
+
+    import optuna
+    import optuna.storages as st
+
+    with warnings.catch_warnings():  # "experimental" since optuna 2.8; it is the supported way
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if hasattr(st, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
+            return {"heartbeat_stale_trial_callback":
+                    st.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
+        return {"failed_trial_callback": st.RetryFailedTrialCallback(max_retry=max_retry)}
 
 
 def study_names(storage) -> list[str]:
