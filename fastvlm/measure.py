@@ -174,10 +174,6 @@ def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),
     if cache is not None and settings.use_cache:
         for comp in COMPONENTS:
             payload = cache.get(fp, comp, keys[comp])
-            if payload is not None and payload.get("unstable"):
-                # taken on a noisy machine: measure again now (the new result replaces it)
-                # rather than let one busy moment bias every later sweep
-                payload = None
             if payload is None and not cache.claim(fp, comp, keys[comp]):
                 payload = cache.wait_for(fp, comp, keys[comp])  # another process measures it
             if payload is not None:

@@ -30,24 +30,12 @@ def test_second_call_comes_from_cache(tiny, fast_settings):
     cache = LatencyCache()
     first = measure_ttft(tiny, fast_settings, cache)
     again = measure_ttft(tiny, fast_settings, cache)
-    stable = [c for c in ("encoder", "prefill", "projector") if not first.stages[c].unstable]
-    assert again.cached == stable  # unstable components are measured again (next test)
-    for c in stable:
-        assert again.stage_ms[c] == first.stage_ms[c]
+    assert again.cached == ["encoder", "prefill", "projector"]
+    assert again.ttft_method == "sum_of_stages"
+    assert again.stage_ms == first.stage_ms
     # a different resolution re-measures the encoder and prefill, not the projector
     other = measure_ttft(preset("tiny", resolution=64), fast_settings, cache)
     assert other.cached == []  # 1 visual token: the projector shape changed too
-
-
-def test_unstable_components_are_measured_again(tiny, fast_settings):
-    cache = LatencyCache()
-    measure_ttft(tiny, fast_settings, cache)
-    (fp, kind, key), = [e for e in cache.entries() if e[1] == "encoder"]
-    noisy = cache.get(fp, kind, key) | {"unstable": True}
-    cache.put(fp, kind, key, noisy)
-    again = measure_ttft(tiny, fast_settings, cache)
-    assert "encoder" not in again.cached
-    assert cache.get(fp, kind, key)["measured_at"] > noisy["measured_at"]  # replaced
 
 
 def test_no_cache_flag_remeasures(tiny, fast_settings):
