@@ -63,9 +63,9 @@ def run(args) -> int:
         if spec.tier == 2:
             import time
             t0 = time.monotonic()
-            options["report"] = lambda step, value: progress(
+            options["report"] = lambda step, value: progress(  # returns None: never prunes
                 f"probe step {step}: held-out {value:.3f}",
-                min(1.0, (time.monotonic() - t0) / args.budget_s)) and None
+                min(1.0, (time.monotonic() - t0) / args.budget_s))
         result = evaluate(cfg, spec.tier, **options).to_dict()
     finally:
         if progress:

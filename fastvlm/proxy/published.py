@@ -19,6 +19,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..analytic import llm_params
+from ..presets import LLM_PRESETS
+
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "fastvlm_published.csv"
 
 # Benchmarks per proxy family (design.md section 5): text-rich = TextVQA/DocVQA-like,
@@ -26,9 +29,10 @@ DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "fastvlm_published
 FAMILY_BENCHMARKS = {"text_rich": ("TextVQA", "DocVQA"), "general": ("GQA", "SeedBench_I")}
 FAMILIES = tuple(FAMILY_BENCHMARKS)
 
-# LLM parameters in billions: Qwen2 from `fastvlm.analytic.llm_params` of the presets (with
-# embeddings); Vicuna-7B is LLaMA-7B (6.74 B).
-LLM_PARAMS_B = {"Qwen2-0.5B": 0.494, "Qwen2-1.5B": 1.544, "Qwen2-7B": 7.616, "Vicuna-7B": 6.738}
+# LLM parameters in billions (with embeddings): Qwen2 from the analytic counts of the presets;
+# Vicuna-7B is LLaMA-7B (6.74 B), which has no preset here.
+LLM_PARAMS_B = {f"Qwen2-{size}": round(llm_params(LLM_PRESETS[f"qwen2-{size.lower()}"]) / 1e9, 3)
+                for size in ("0.5B", "1.5B", "7B")} | {"Vicuna-7B": 6.738}
 
 # The recipe the predictions are made for: the paper's main Stage-2 recipe (15M + 12.5M) with
 # Qwen2, the group with every benchmark at every LLM size.

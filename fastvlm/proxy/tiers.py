@@ -48,13 +48,16 @@ def _family_value(fit: dict, reference: str, family: str, llm_b: float, quality:
     return float(np.mean([S.predict(fit, reference, b, llm_b, quality, shift) for b in benches]))
 
 
-def _score(cfg: VlmConfig, tier: int, legibility: dict[str, float] | None, shift: float,
+def _score(cfg: VlmConfig, tier: int, legibility: dict[str, float] | None, shift: float | None,
            shift_note: str, name: str, t0: float, extra_notes=()) -> ProxyResult:
-    """Assemble a result; `legibility` None = analytic (tier 0)."""
+    """Assemble a result; `legibility` None = analytic (tier 0); `shift` None = the
+    encoder-capacity prior."""
     cal = load()
     fits = cal["tiers"][str(min(tier, 1))]
     reference = cal["reference_group"]
     f = _factors(cfg)
+    if shift is None:
+        shift = S.encoder_shift(f["encoder_params"])
     notes = list(extra_notes)
     for key, (lo, hi) in CALIBRATED.items():
         if not lo <= f[key] <= hi:
@@ -94,8 +97,7 @@ def _score(cfg: VlmConfig, tier: int, legibility: dict[str, float] | None, shift
 
 def tier0(cfg: VlmConfig) -> ProxyResult:
     t0 = time.perf_counter()
-    shift = S.encoder_shift(_factors(cfg)["encoder_params"])
-    return _score(cfg, 0, None, shift, _ENCODER_PRIOR_NOTE, "surrogate", t0)
+    return _score(cfg, 0, None, None, _ENCODER_PRIOR_NOTE, "surrogate", t0)
 
 
 _ENCODER_PRIOR_NOTE = ("encoder capacity: prior from encoder parameters vs FastViTHD "
@@ -119,10 +121,8 @@ def measured_legibilities(resolution: int, seed: int = 0) -> tuple[dict[str, flo
 
 def tier1(cfg: VlmConfig, seed: int = 0) -> ProxyResult:
     t0 = time.perf_counter()
-    _require_tier1_calibration()
     legibility, notes = measured_legibilities(cfg.resolution, seed)
-    shift = S.encoder_shift(_factors(cfg)["encoder_params"])
-    return _score(cfg, 1, legibility, shift, _ENCODER_PRIOR_NOTE, "ocr-legibility", t0, notes)
+    return _score(cfg, 1, legibility, None, _ENCODER_PRIOR_NOTE, "ocr-legibility", t0, notes)
 
 
 def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: float = 0.5,
@@ -135,8 +135,7 @@ def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: fl
     from .probe import probe_encoder
 
     t0 = time.perf_counter()
-    _require_tier1_calibration()
-    legibility, notes = measured_legibilities(cfg.resolution, seed)
+    legibility, notes = measured_legibilities(cfg.resolution, seed)  # fails fast if uncalibrated
     ref_cfg = preset("fastvlm-0.5b", resolution=cfg.resolution)
     same = cfg.encoder == ref_cfg.encoder
     mine = probe_encoder(cfg, budget_s=budget_s if same else budget_s / 2,
@@ -145,20 +144,21 @@ def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: fl
     if same:
         shift = 0.0
     elif mine.stopped == "pruned":  # stopped early by the caller: keep the prior
-        shift = S.encoder_shift(_factors(cfg)["encoder_params"])
+        shift = None
     else:
         ref = probe_encoder(ref_cfg, budget_s=budget_s / 2, width_factor=width_factor, seed=seed)
         notes.append(f"reference FastViTHD probe: {ref.value:.3f}")
         if max(mine.value, ref.value) < PROBE_FLOOR:
             # neither readout beats a constant predictor: the probe cannot rank these encoders
-            shift = S.encoder_shift(_factors(cfg)["encoder_params"])
+            shift = None
             notes.append("probe uninformative at this resolution (both at chance): "
                          "encoder prior kept")
         else:
             shift = PROBE_SLOPE * float(S.logit(max(mine.value, 0.01))
                                         - S.logit(max(ref.value, 0.01)))
-    note = ("encoder capacity: measured by the probe relative to FastViTHD at the same "
-            "resolution (slope is a prior; its effect is counted as uncertainty)")
+    note = _ENCODER_PRIOR_NOTE if shift is None else (
+        "encoder capacity: measured by the probe relative to FastViTHD at the same "
+        "resolution (slope is a prior; its effect is counted as uncertainty)")
     result = _score(cfg, 2, legibility, shift, note, "encoder-probe", t0, notes)
     result.factors["probe"] = mine.to_dict()
     return result
