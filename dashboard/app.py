@@ -1,10 +1,12 @@
 """Streamlit entry: pick a study and a page; the pages live in dashboard/views/.
 
     fastvlm-explore dashboard --storage sqlite:///results/fastvlm-explorer.db
-    streamlit run dashboard/app.py -- --storage URL [--study NAME]
+    streamlit run dashboard/app.py --server.enableStaticServing true -- --storage URL [--study NAME]
 
 The storage comes from `--storage` (after `--`), else $FASTVLM_DASHBOARD_STORAGE, else the
 explorer's default SQLite file. Any error reading it is a message in the page, not a traceback.
+Static serving lets the Pareto chart update in place (dashboard/live_chart.py); without it the
+chart still works, redrawn from scratch on every change.
 """
 
 from __future__ import annotations

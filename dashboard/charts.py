@@ -122,7 +122,9 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
         yaxis=dict(title=accuracy_label(data, fam)),
         coloraxis=dict(colorscale="Viridis", colorbar=dict(title="resolution (px)", x=1.02)),
         legend=dict(orientation="h", y=-0.18), height=560, margin=PARETO_MARGIN,
-        clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name)
+        clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name,
+        # plotly cannot derive a label colour from colour-axis markers (it warns, draws black)
+        hoverlabel=dict(bgcolor="white", bordercolor="#777", font=dict(color="#222")))
     return fig
 
 

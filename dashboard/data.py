@@ -18,7 +18,7 @@ import numpy as np
 from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_history,
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, recommend
-from explorer.results import Budgets, StudyFrame, study_frame
+from explorer.results import Budgets, StudyFrame, config_key, first_per_config, study_frame
 
 FAMILIES = {"text_rich": "text-rich", "general": "general"}
 NUMERIC = ("number", "n", "ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "memory_mb",
@@ -213,7 +213,9 @@ def front_view(data: StudyData, family: str, budgets: Budgets) -> FrontView:
     x = losses(data, family)
     idx = np.flatnonzero(feasible)
     front = idx[pareto_mask(x[idx])] if idx.size else idx
-    front = front[np.argsort(data.cols["ttft_ms"][front], kind="stable")]
+    front = front[np.lexsort((data.cols["number"][front], data.cols["ttft_ms"][front]))]
+    kept = [r["number"] for r in first_per_config([data.frame.rows[i] for i in front])]
+    front = front[np.isin(data.cols["number"][front], kept)]
     ref = reference_point(data, family)
     hv = hypervolume_2d(x[idx], ref) if idx.size else 0.0
     return FrontView(family, budgets, shown, feasible, front, ref, hv,
@@ -278,13 +280,6 @@ def ttft_label(data: StudyData) -> str:
 
 
 # ---- several studies: the same configurations on different devices ----
-
-def config_key(row: dict) -> str:
-    """The configuration's identity (`VlmConfig.key()`), so fronts can be matched."""
-    from fastvlm.presets import config_from_dict
-
-    return config_from_dict(row["config"]).key()
-
 
 def common_front(fronts: dict[str, list[dict]]) -> set[str]:
     """Configuration keys on the front of every study in `fronts` (empty if fewer than two)."""

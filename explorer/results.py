@@ -29,6 +29,28 @@ class Budgets:
                    for limit, value, sign in checks)
 
 
+def config_key(row: dict) -> str:
+    """The configuration's identity (`VlmConfig.key()`): the same shape sampled twice, or on
+    two devices, has the same key."""
+    from fastvlm.presets import config_from_dict
+
+    return config_from_dict(row["config"]).key()
+
+
+def first_per_config(rows: list[dict]) -> list[dict]:
+    """`rows` without repeats of a configuration already listed. Samplers re-propose shapes
+    they have tried (NSGA-II does in small spaces); a repeat measures the same from the
+    component cache, so it would sit on the front next to its twin."""
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        key = config_key(r) if r.get("config") else f"trial {r['number']}"
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 @dataclass
 class StudyFrame:
     study_name: str
@@ -59,12 +81,13 @@ class StudyFrame:
         return to_losses([r["values"] for r in rows], self.directions)
 
     def front(self, budgets: Budgets | None = None) -> list[dict]:
-        """Feasible Pareto-optimal rows, fastest first."""
+        """Feasible Pareto-optimal rows, fastest first, one per configuration."""
         rows = self.feasible(budgets)
         if not rows:
             return []
         mask = pareto_mask(self.losses(rows))
-        return sorted((r for r, m in zip(rows, mask) if m), key=lambda r: r["ttft_ms"])
+        return first_per_config(sorted((r for r, m in zip(rows, mask) if m),
+                                       key=lambda r: (r["ttft_ms"], r["number"])))
 
     def pareto_numbers(self, budgets: Budgets | None = None) -> list[int]:
         return [r["number"] for r in self.front(budgets)]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dd
@@ -40,6 +41,16 @@ def odd_storage(tmp_path_factory):
     return url
 
 
+@pytest.fixture(autouse=True)
+def static_serving():
+    """Every test runs the app as `fastvlm-explore dashboard` serves it: with app static
+    serving on, so the Pareto page draws the live chart. A test may switch it off."""
+    was = st_config.get_option("server.enableStaticServing")
+    st_config.set_option("server.enableStaticServing", True)
+    yield
+    st_config.set_option("server.enableStaticServing", was)
+
+
 def app(monkeypatch, url: str, study: str | None = None) -> AppTest:
     monkeypatch.setenv("FASTVLM_DASHBOARD_STORAGE", url)
     if study:
@@ -48,7 +59,16 @@ def app(monkeypatch, url: str, study: str | None = None) -> AppTest:
 
 
 def chart(at: AppTest, index: int = 0) -> dict:
-    return json.loads(at.get("plotly_chart")[index].proto.spec)
+    """Figure `index` of the page: the live Pareto chart first, then any st.plotly_chart."""
+    live = [json.loads(json.loads(c.proto.json)["figure"]) for c in at.get("bidi_component")]
+    return (live + [json.loads(c.proto.spec) for c in at.get("plotly_chart")])[index]
+
+
+def chart_config(at: AppTest) -> dict:
+    live = at.get("bidi_component")
+    if live:
+        return json.loads(live[0].proto.json)["config"]
+    return json.loads(at.get("plotly_chart")[0].proto.config)
 
 
 def values(arr) -> np.ndarray:
@@ -87,8 +107,34 @@ def test_pareto_page(monkeypatch, storage):
     assert len(values(front["x"])) == len(frame.front())
     assert metric(at, "recommended") == f"trial {_cli_choice(frame)}"
     assert at.get("download_button")[0].proto.label == "Download the front as CSV"
-    config = json.loads(at.get("plotly_chart")[0].proto.config)
-    assert config["plotGlPixelRatio"] == 1  # WebGL at CSS resolution (no GPU: 4x cheaper)
+    assert at.get("bidi_component")[0].proto.component_name == "fastvlm_live_chart"
+    assert chart_config(at)["plotGlPixelRatio"] == 1  # WebGL at CSS resolution (no GPU: 4x cheaper)
+
+
+def test_pareto_chart_falls_back_without_static_serving(monkeypatch, storage):
+    """`streamlit run dashboard/app.py` without --server.enableStaticServing cannot load
+    plotly.js for the live chart: the page draws st.plotly_chart instead and says why."""
+    st_config.set_option("server.enableStaticServing", False)
+    at = app(monkeypatch, storage, "alpha")
+    assert not at.exception and not at.get("bidi_component")
+    d = dd.load_study_data(storage, "alpha")
+    assert points(chart(at)) == int(dd.plottable(d, "text_rich").sum())
+    assert any("static serving is off" in c.value for c in at.caption)
+
+
+def test_plotly_js_is_served_from_the_plotly_package(tmp_path):
+    import plotly
+
+    from dashboard.live_chart import PLOTLY_JS, ensure_plotly_js
+
+    source = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+    target = ensure_plotly_js(tmp_path / "static")
+    assert target.read_bytes() == source.read_bytes()
+    target.write_text("stale")  # another plotly version's copy is replaced
+    assert ensure_plotly_js(tmp_path / "static").stat().st_size == source.stat().st_size
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")  # cannot be written into (even by root): the app falls back
+    assert ensure_plotly_js(blocked) is None
 
 
 def _cli_choice(frame) -> int:
@@ -216,6 +262,30 @@ def test_front_view_matches_cli_front(storage):
         view = dd.front_view(d, "text_rich", b)
         assert [d.frame.rows[i]["number"] for i in view.front] == d.frame.pareto_numbers(b)
         assert view.feasible.sum() == len([r for r in d.frame.feasible(b)])
+
+
+def test_repeated_configuration_is_listed_once_on_the_front(tmp_path):
+    """A sampler that proposes a front configuration again (its twin measures the same from the
+    cache) must not list it twice: CLI and dashboard keep the first trial of it."""
+    import optuna
+    from optuna.trial import create_trial
+
+    url = f"sqlite:///{tmp_path / 'twins.db'}"
+    build_study(url, "twins", n=40, seed=5)
+    first = load_frame("twins", url).front(Budgets())[0]
+    study = optuna.load_study(study_name="twins", storage=url)
+    t = study.trials[first["number"]]
+    study.add_trial(create_trial(state=t.state, values=t.values, params=t.params,
+                                 distributions=t.distributions, user_attrs=t.user_attrs))
+    frame = load_frame("twins", url)
+    twin = frame.rows[-1]
+    assert twin["number"] == 40 and twin["values"] == first["values"]
+    assert frame.pareto_numbers(Budgets()).count(first["number"]) == 1
+    assert 40 not in frame.pareto_numbers(Budgets())
+    d = dd.load_study_data(url, "twins")
+    view = dd.front_view(d, "text_rich", Budgets())
+    assert [d.frame.rows[i]["number"] for i in view.front] == frame.pareto_numbers(Budgets())
+    assert view.shown[d.index_of(40)]  # the twin is still a plotted trial
 
 
 def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):

@@ -69,6 +69,41 @@ READY_JS = """n => { const g = document.querySelector('.js-plotly-plot'); if (!g
   return false; let k = 0; for (const t of g._fullData) k += (t.x || []).length; return k >= n; }"""
 
 
+# Tags the live chart's plot element, to tell an in-place update from a remount.
+MARK_CHART_JS = """() => { const g = document.querySelector('.js-plotly-plot');
+  if (!g || !g.closest('.fv-live-chart') && !g.classList.contains('fv-live-chart')) return false;
+  g.dataset.testMark = 'kept'; return true; }"""
+CHART_STATE_JS = """() => { const g = document.querySelector('.js-plotly-plot');
+  return {marked: g.dataset.testMark === 'kept',
+          xrange: g._fullLayout.xaxis.range.map(v => +v.toFixed(4))}; }"""
+
+
+def _drag_zoom(page) -> list[float]:
+    """Zoom into the middle of the plot with the mouse, as a user would; the new x range."""
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + box["width"] * 0.2, y0 + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    return page.evaluate(CHART_STATE_JS)["xrange"]
+
+
+def _click_recommended(page) -> None:
+    """Click the ringed recommended point: the page offers to open exactly that trial."""
+    target = page.evaluate("""() => {
+      const g = document.querySelector('.js-plotly-plot'), L = g._fullLayout;
+      const t = g._fullData.find(t => t.name === 'recommended');
+      const r = g.querySelector('.nsewdrag').getBoundingClientRect();
+      const cd = t.customdata[0];
+      return {x: r.left + L.xaxis.d2p(t.x[0]), y: r.top + L.yaxis.d2p(t.y[0]),
+              trial: Math.round(Array.isArray(cd) || ArrayBuffer.isView(cd) ? cd[0] : cd)}; }""")
+    page.mouse.click(target["x"], target["y"])
+    page.get_by_role("button", name=f"Open selected trial {target['trial']}").wait_for(
+        timeout=30_000)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -134,6 +169,8 @@ def test_pareto_chart_in_chromium(served):
             assert counts["glPixels"] > 1000, counts  # the WebGL canvas is not blank
         else:
             assert "scattergl" not in counts["types"], counts
+        assert page.evaluate(MARK_CHART_JS), "the Pareto chart is not the live chart"
+        zoomed = _drag_zoom(page)
         metric = page.locator('[data-testid="stMetricValue"]').first
         before = metric.inner_text()
         slider = page.locator('[data-testid="stSidebar"] input[type="range"]').first
@@ -148,7 +185,18 @@ def test_pareto_chart_in_chromium(served):
         after = page.evaluate(COUNT_JS)
         assert after["trials"] == expected, after  # over-budget trials are greyed, not hidden
         assert after["drawn"] >= expected, after
+        # updated in place: the same plot element, and the user's zoom survived the new budget
+        assert page.evaluate(CHART_STATE_JS) == {"marked": True, "xrange": zoomed}
+        page.evaluate("() => Plotly.relayout(document.querySelector('.js-plotly-plot'),"
+                      " {'xaxis.autorange': true, 'yaxis.autorange': true})")
+        page.wait_for_timeout(500)
+        _click_recommended(page)
         assert "TextVQA" not in page.content()
+        # nothing faded by a plotly selection: the click only picked the trial
+        assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData"
+                             ".every(t => !t.selectedpoints)")
+        page.evaluate("() => document.querySelectorAll('.plotly-notifier')"
+                      ".forEach(n => n.remove())")  # the zoom's double-click hint
         OUTPUT.mkdir(parents=True, exist_ok=True)
         shot = OUTPUT / ("dashboard_pareto.png" if mode == "webgl" else
                          "dashboard_pareto_svg.png")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ..charts import PARETO_CONFIG, pareto_figure
 from ..data import accuracy_label, front_csv, front_table, state_counts
+from ..live_chart import live_chart
 from ..sidebar import Context
 
 
@@ -33,10 +34,8 @@ def render(ctx: Context) -> None:
                 help=f"area dominated by the feasible trials in (TTFT ms, proxy) up to the "
                      f"reference point ({view.reference[0]:,.0f} ms, {-view.reference[1]:.3f})")
     m[3].metric("recommended", "none" if rec.choice is None else f"trial {rec.choice['number']}")
-    event = st.plotly_chart(pareto_figure(d, view, st.session_state.get("selected_trial")),
-                            key="pareto_chart", on_select="rerun", selection_mode="points",
-                            config=PARETO_CONFIG)
-    picked = _picked(event)
+    picked = live_chart(pareto_figure(d, view, st.session_state.get("selected_trial")),
+                        key="pareto_chart", config=PARETO_CONFIG)
     if picked is not None and picked != st.session_state.get("selected_trial"):
         st.session_state["selected_trial"] = picked
         st.rerun()
@@ -46,18 +45,6 @@ def render(ctx: Context) -> None:
     st.dataframe(front_table(rows, ctx.family), hide_index=True, width="stretch")
     st.download_button("Download the front as CSV", front_csv(rows), key="front_csv",
                        file_name=f"{d.name}-front-{ctx.family}.csv", mime="text/csv")
-
-
-def _picked(event) -> int | None:
-    try:
-        points = event.selection.points if event is not None else []
-    except AttributeError:
-        return None
-    for p in points:
-        cd = p.get("customdata")
-        if cd is not None:
-            return int(cd[0] if isinstance(cd, (list, tuple)) else cd)
-    return None
 
 
 def open_trial(number: int) -> None:

@@ -46,7 +46,9 @@ def app_path() -> Path:
 def streamlit_command(url: str, host: str, port_: int, study: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
            "--server.address", host, "--server.port", str(port_), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--", "--storage", url]
+           "--browser.gatherUsageStats", "false",
+           # serves dashboard/static/plotly.min.js to the in-place Pareto chart (live_chart.py)
+           "--server.enableStaticServing", "true", "--", "--storage", url]
     return cmd + (["--study", study] if study else [])
 
 
@@ -55,6 +57,9 @@ def run(args) -> int:
 
     url = args.storage or default_storage_url()
     open_storage(url, create=False)  # unreachable / missing: a one-line error, exit 1
+    from dashboard.live_chart import ensure_plotly_js
+
+    ensure_plotly_js()  # before the server starts; the app falls back when it cannot
     print(f"dashboard on http://{args.host}:{args.port} reading {redact(url)} (Ctrl-C stops)",
           file=sys.stderr)
     return subprocess.call(streamlit_command(url, args.host, args.port, args.study))

@@ -1,0 +1,58 @@
+// A plotly chart that Streamlit updates in place (a components.v2 renderer).
+//
+// st.plotly_chart gives the chart a new identity whenever its figure changes, so every budget
+// slider step remounts it: a new WebGL context, its shaders compiled again, two full plots,
+// and the user's zoom lost. Here the same <div> lives across reruns and each new figure goes
+// through Plotly.react, which keeps the context and, with layout.uirevision, the zoom.
+//
+// data: {figure: plotly JSON string, config: plotly config, src: URL of plotly.min.js}
+// triggers: "clicked" = customdata[0] of the clicked point (the trial number); "failed" = why
+// plotly.js could not be loaded or draw (Python then falls back to st.plotly_chart).
+
+let loading = null;
+
+function loadPlotly(src) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = src;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { loading = null; reject(new Error(`cannot load ${src}`)); };
+      document.head.appendChild(s);
+    });
+  }
+  return loading;
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let gd = parentElement.querySelector(".fv-live-chart");
+  if (!gd) {
+    gd = document.createElement("div");
+    gd.className = "fv-live-chart";
+    parentElement.appendChild(gd);
+  }
+  gd.fvSetTrigger = setTriggerValue; // the click handler below outlives this render
+  const figure = JSON.parse(data.figure);
+  // a click picks a trial (Python rings it); plotly's own selection would fade every other point
+  figure.layout.clickmode = "event";
+  loadPlotly(data.src)
+    .then((Plotly) => Plotly.react(gd, figure.data, figure.layout, data.config))
+    .then(() => {
+      if (gd.fvClickBound) return;
+      gd.fvClickBound = true;
+      gd.on("plotly_click", (ev) => {
+        const cd = ev.points && ev.points.length ? ev.points[0].customdata : undefined;
+        if (cd !== undefined && cd !== null) {
+          // a row of the customdata matrix; plotly keeps typed arrays (float32 here) as they are
+          const row = Array.isArray(cd) || ArrayBuffer.isView(cd);
+          gd.fvSetTrigger("clicked", Number(row ? cd[0] : cd));
+        }
+      });
+    })
+    .catch((err) => {
+      gd.textContent = `The chart could not be drawn: ${err.message}`;
+      setTriggerValue("failed", String(err.message || err));
+    });
+}

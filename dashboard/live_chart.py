@@ -1,0 +1,94 @@
+"""The Pareto scatter as a chart that updates in place when the budgets move.
+
+    fastvlm-explore dashboard      # serves dashboard/static/plotly.min.js, so the live chart is on
+
+`st.plotly_chart` remounts its chart whenever the figure changes (its identity hashes the
+figure): every slider step creates a WebGL context, compiles its shaders, plots twice and loses
+the user's zoom (benchmarks/bench_dashboard.py measured 0.70 s per step on 2 cores). The
+`live_chart.js` renderer keeps one plotly <div> across reruns and calls `Plotly.react`.
+
+It needs Streamlit's components v2 and app static serving (`--server.enableStaticServing`,
+which `fastvlm-explore dashboard` passes) to load plotly.js: the copy shipped with the plotly
+package, put under dashboard/static/ at first use. Without them, or when the browser cannot load
+the script, the chart falls back to `st.plotly_chart` and says why in a caption.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"  # Streamlit serves <app dir>/static/ at app/static/
+PLOTLY_JS = "plotly.min.js"
+FAILED = "live_chart_failed"  # session key: the browser could not load plotly.js
+
+
+@st.cache_resource
+def _component():
+    return st.components.v2.component(
+        "fastvlm_live_chart", js=(HERE / "live_chart.js").read_text(), isolate_styles=False)
+
+
+def ensure_plotly_js(static: Path = STATIC) -> Path | None:
+    """dashboard/static/plotly.min.js, copied from the installed plotly package when missing or
+    from another plotly version; None when it cannot be written (read-only install)."""
+    source = Path(plotly.__file__).resolve().parent / "package_data" / PLOTLY_JS
+    target = static / PLOTLY_JS
+    try:
+        if not target.exists() or target.stat().st_size != source.stat().st_size:
+            static.mkdir(exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)  # atomic: a concurrent server never serves half a file
+        return target
+    except OSError:
+        return None
+
+
+def unavailable_reason() -> str | None:
+    """Why the live chart cannot be used in this session (None: it can)."""
+    if st.session_state.get(FAILED):
+        return f"the browser could not load plotly.js ({st.session_state[FAILED]})"
+    if not hasattr(st.components, "v2"):
+        return f"Streamlit {st.__version__} has no components v2 (needs 1.51+)"
+    if not st.get_option("server.enableStaticServing"):
+        return "static serving is off (start with `fastvlm-explore dashboard`)"
+    if ensure_plotly_js() is None:
+        return f"cannot write {STATIC / PLOTLY_JS}"
+    return None
+
+
+def live_chart(fig: go.Figure, key: str, config: dict) -> int | None:
+    """Draw `fig`; return customdata[0] (the trial number) of a point clicked in this rerun."""
+    reason = unavailable_reason()
+    if reason is not None:
+        return _fallback(fig, key, config, reason)
+    result = _component()(
+        key=key, data={"figure": fig.to_json(), "config": config | {"responsive": True},
+                       "src": f"app/static/{PLOTLY_JS}?v={plotly.__version__}"},
+        on_clicked_change=lambda: None, on_failed_change=lambda: None)
+    if result.failed:
+        st.session_state[FAILED] = result.failed
+        st.rerun()
+    return None if result.clicked is None else int(result.clicked)
+
+
+def _fallback(fig: go.Figure, key: str, config: dict, reason: str) -> int | None:
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
+                            config=config)
+    st.caption(f"Chart redrawn from scratch on every change: {reason}.")
+    try:
+        points = event.selection.points if event is not None else []
+    except AttributeError:
+        return None
+    for p in points:
+        cd = p.get("customdata")
+        if cd is not None:
+            return int(cd[0] if isinstance(cd, (list, tuple)) else cd)
+    return None
