@@ -48,6 +48,10 @@ def connect_wal(path: Path, timeout_s: float = 60.0) -> sqlite3.Connection:
             time.sleep(0.05)
 
 
+# payloads carry the protocol's `unstable` flag (canary drift or spread > 10%)
+_UNSTABLE = "coalesce(json_extract(payload, '$.unstable'), 0)"
+
+
 class LatencyCache:
     """`get` / `put` JSON payloads under (fingerprint, kind, key); `claim` before measuring."""
 
@@ -111,18 +115,24 @@ class LatencyCache:
             time.sleep(poll_s)
         return None
 
-    def entries(self, fingerprint: str | None = None) -> list[tuple[str, str, str]]:
-        sql = "SELECT fingerprint, kind, key FROM latency"
+    def entries(self, fingerprint: str | None = None) -> list[tuple[str, str, str, bool]]:
+        """(fingerprint, kind, key, unstable): unstable = measured on a noisy machine."""
+        sql = f"SELECT fingerprint, kind, key, {_UNSTABLE} FROM latency"
         args: tuple = ()
         if fingerprint:
             sql, args = sql + " WHERE fingerprint=?", (fingerprint,)
-        return list(self._db.execute(sql, args))
+        return [(f, kind, key, bool(u)) for f, kind, key, u in self._db.execute(sql, args)]
 
-    def clear(self, fingerprint: str | None = None) -> int:
+    def clear(self, fingerprint: str | None = None, unstable_only: bool = False) -> int:
+        """Delete entries (of one fingerprint, or all); `unstable_only`: only the timings taken
+        on a noisy machine, so that the next sweep or `measure` takes them again."""
+        by_fp = " WHERE fingerprint=?" if fingerprint else ""
+        args: tuple = (fingerprint,) if fingerprint else ()
+        latency = by_fp + ((" AND " if by_fp else " WHERE ") + _UNSTABLE if unstable_only else "")
         with self._transaction():
-            where, args = ("WHERE fingerprint=?", (fingerprint,)) if fingerprint else ("", ())
-            n = self._db.execute(f"DELETE FROM latency {where}", args).rowcount
-            self._db.execute(f"DELETE FROM claims {where}", args)
+            n = self._db.execute(f"DELETE FROM latency{latency}", args).rowcount
+            if not unstable_only:  # nothing is being measured again on purpose: drop claims too
+                self._db.execute(f"DELETE FROM claims{by_fp}", args)
         return n
 
     def close(self) -> None:

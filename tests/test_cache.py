@@ -2,6 +2,8 @@
 
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 
 from fastvlm.cache import LatencyCache
 
@@ -12,6 +14,39 @@ def test_put_get_and_fingerprints_do_not_mix(tmp_path):
     assert c.get("fp1", "encoder", "k") == {"x": 1}
     assert c.get("fp2", "encoder", "k") is None
     assert c.clear("fp2") == 0 and c.clear("fp1") == 1
+
+
+def test_clear_unstable_keeps_the_quiet_timings(tmp_path):
+    c = LatencyCache(tmp_path / "c.sqlite")
+    c.put("fp1", "encoder", "noisy", {"median_ms": 9.0, "unstable": True})
+    c.put("fp1", "encoder", "quiet", {"median_ms": 5.0, "unstable": False})
+    c.put("fp1", "peak", "old", {"gflops_s": 50.0})  # no flag: kept
+    c.put("fp2", "prefill", "noisy", {"median_ms": 7.0, "unstable": True})
+    assert sorted(e[2:] for e in c.entries("fp1")) == [("noisy", True), ("old", False),
+                                                        ("quiet", False)]
+    assert c.clear("fp1", unstable_only=True) == 1
+    assert c.get("fp1", "encoder", "noisy") is None
+    assert c.get("fp1", "encoder", "quiet") and c.get("fp1", "peak", "old")
+    assert c.get("fp2", "prefill", "noisy")  # another machine's entries are left alone
+    assert c.clear(None, unstable_only=True) == 1 and len(c.entries()) == 2
+
+
+def test_cache_command_lists_and_clears_unstable(tmp_path):
+    from fastvlm.runtime import setup_runtime
+
+    env = {**os.environ, "FASTVLM_CACHE_DIR": str(tmp_path)}
+    fp = setup_runtime().fingerprint
+    c = LatencyCache(tmp_path / "latency.sqlite")
+    c.put(fp, "encoder", "a", {"unstable": True})
+    c.put(fp, "encoder", "b", {"unstable": False})
+    c.close()
+    run = lambda *a: subprocess.run([sys.executable, "-m", "explorer.cli", "cache", *a],  # noqa
+                                    capture_output=True, text=True, env=env, timeout=120)
+    listed = run("list")
+    assert listed.returncode == 0 and "encoder    2 (1 unstable)" in listed.stdout, listed
+    cleared = run("clear", "--unstable")
+    assert cleared.returncode == 0 and "removed 1 unstable entries" in cleared.stdout
+    assert "encoder    1\n" in run("list").stdout
 
 
 def _hold_claim(path, ready, release):
