@@ -206,3 +206,25 @@ def test_pareto_chart_in_chromium(served):
     if os.environ.get("UPDATE_DOCS_IMG") and mode == "webgl":
         (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, ROOT / "docs" / "img" / "dashboard_pareto.png")
+
+
+def test_chart_falls_back_when_plotly_js_cannot_load(served):
+    """A browser that cannot fetch plotly.js for the live chart (blocked, proxy) still gets
+    the Pareto chart: the page reports the failure, redraws with st.plotly_chart and says why."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboard import data as dd
+
+    base, storage, study, _ = served
+    expected = int(dd.plottable(dd.load_study_data(storage, study), "text_rich").sum())
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
+                                                                      "--headless"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.route("**/app/static/plotly.min.js*", lambda route: route.abort())
+        page.goto(base, wait_until="domcontentloaded")
+        page.get_by_text("the browser could not load plotly.js").wait_for(timeout=60_000)
+        page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
+        assert page.evaluate(COUNT_JS)["trials"] == expected
+        assert page.locator(".fv-live-chart").count() == 0
+        browser.close()
