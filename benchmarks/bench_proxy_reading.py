@@ -3,10 +3,12 @@
     python -m benchmarks.bench_proxy_reading
 
 Tier 1 (`fastvlm.proxy.legibility`): cold and cached cost of `measured_legibility` per
-resolution and family (default pages, a fresh cache directory so "cold" is cold); accuracy vs
-resolution per family, font and resize kernel; Kendall tau of the resolution ranking across
-3 render seeds x 2 fonts x 2 kernels (fewer pages per variant). Tier 2 (`fastvlm.proxy.probe`):
-cost and value of the encoder probe for fastvlm-0.5b at 256 and 1024, width x0.5, 60 s budget.
+resolution and family, on the pages tier 1 reads (default pages at the calibrated text scale
+per family, a fresh cache directory so "cold" is cold); accuracy vs resolution per family, font
+and resize kernel; Kendall tau of the resolution ranking across 3 render seeds x 2 fonts x 2
+kernels (fewer pages per variant, text scale 1.0: the robustness of the reading itself).
+Tier 2 (`fastvlm.proxy.probe`): cost and value of the encoder probe for fastvlm-0.5b at 256
+and 1024, width x0.5, 60 s budget.
 """
 
 from __future__ import annotations
@@ -26,19 +28,22 @@ VARIANT_PAGES = 9  # per (variant, family, resolution); 3 per text_rich kind
 
 
 def tier1_costs(rows: list, data: dict) -> None:
+    from fastvlm.proxy.calibrate import load
     from fastvlm.proxy.legibility import DEFAULT_PAGES, measured_legibility
 
     data["default_pages"] = DEFAULT_PAGES
+    scales = {f: load()["tiers"]["1"][f]["text_scale"] for f in ("text_rich", "general")}
+    data["text_scale"] = scales
     for family in ("text_rich", "general"):
         for r in RESOLUTIONS:
-            cold = measured_legibility(r, family)
+            cold = measured_legibility(r, family, text_scale=scales[family])
             t0 = time.perf_counter()
-            hot = measured_legibility(r, family)
+            hot = measured_legibility(r, family, text_scale=scales[family])
             hot_ms = (time.perf_counter() - t0) * 1e3
             data["costs"].append({"family": family, "resolution": r, "cold_ms": cold.cost_ms,
                                   "cached_ms": hot_ms, "value": cold.value,
                                   "stderr": cold.stderr, "cached_flag": hot.cached})
-            rows.append([family, r, cold.value, cold.stderr, cold.cost_ms / 1e3, hot_ms])
+            rows.append([family, scales[family], r, cold.value, cold.stderr, cold.cost_ms / 1e3, hot_ms])
             print(rows[-1], flush=True)
 
 
@@ -100,13 +105,14 @@ def main() -> None:
     tier1_costs(cost_rows, data)
     table, taus = tier1_variants(data)
     probe = tier2_probe(data)
-    md = (f"### Tier-1 measured legibility ({data['reader']}, {data['default_pages']} pages, "
-          f"seed 0, DejaVu, bicubic)\n\n"
-          + md_table(cost_rows, ["family", "r", "accuracy", "stderr", "cold s", "cached ms"])
-          + f"\n\n### Accuracy vs resolution per font and kernel (mean of 3 seeds, "
-          f"{VARIANT_PAGES} pages each)\n\n" + table
+    md = (f"### Tier-1 measured legibility as tier 1 uses it ({data['reader']}, "
+          f"{data['default_pages']} pages, seed 0, DejaVu, bicubic, calibrated text scale)\n\n"
+          + md_table(cost_rows, ["family", "text scale", "r", "accuracy", "stderr", "cold s",
+                                 "cached ms"])
+          + f"\n\n### Accuracy vs resolution per font and kernel (text scale 1.0, mean of 3 "
+          f"seeds, {VARIANT_PAGES} pages each)\n\n" + table
           + "\n\n### Kendall tau of the resolution ranking across 3 seeds x 2 fonts x 2 kernels"
-          "\n\n" + taus
+          " (text scale 1.0)\n\n" + taus
           + "\n\n### Tier-2 encoder capacity (probe): fastvlm-0.5b encoder, width x0.5, "
           "60 s budget\n\n" + probe)
     save("proxy_reading", data, md)
