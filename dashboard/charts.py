@@ -100,6 +100,12 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
                 x=x[over], y=y[over], mode="markers", name=f"{llm}: over budget ({over.size})",
                 **_suffix(hover(data, over, fam), "<br><i>over budget</i>"),
                 marker=dict(color=GREY, size=sizes[over], opacity=0.6, symbol=symbol[llm])))
+    # one colour scale for every LLM's trace, drawn once. Not a layout.coloraxis: plotly's
+    # legend cannot take a colour from one (it warns and draws the LLM symbols black).
+    res = c["resolution"][view.shown]
+    scale = dict(colorscale="Viridis", cmin=float(res.min()), cmax=float(res.max()),
+                 colorbar=dict(title="resolution (px)", x=1.02))
+    first = True
     for llm in llms:
         idx = np.flatnonzero(view.feasible & (c["llm"] == llm))
         if not idx.size:
@@ -107,8 +113,9 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
         fig.add_trace(scatter(
             x=x[idx], y=y[idx], mode="markers", name=f"{llm} ({idx.size})",
             **_suffix(hover(data, idx, fam), ""),
-            marker=dict(color=c["resolution"][idx], coloraxis="coloraxis", size=sizes[idx],
+            marker=dict(color=c["resolution"][idx], **scale, showscale=first, size=sizes[idx],
                         symbol=symbol[llm], opacity=0.85, line=dict(width=0.5, color="white"))))
+        first = False
     front = view.front
     if front.size:
         fig.add_trace(go.Scatter(
@@ -120,7 +127,6 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
     fig.update_layout(
         xaxis=dict(type="log", title=ttft_label(data)),
         yaxis=dict(title=accuracy_label(data, fam)),
-        coloraxis=dict(colorscale="Viridis", colorbar=dict(title="resolution (px)", x=1.02)),
         legend=dict(orientation="h", y=-0.18), height=560, margin=PARETO_MARGIN,
         clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name,
         # plotly cannot derive a label colour from colour-axis markers (it warns, draws black)
