@@ -149,3 +149,22 @@ def test_reading_errors_are_one_line(tmp_path, args, fragment):
 def test_missing_storage_is_a_clear_error(tmp_path):
     r = cli("pareto", "--study", "x", "--storage", f"sqlite:///{tmp_path}/none.db")
     assert r.returncode == 1 and "no study storage at" in r.stderr
+
+
+def test_pareto_table_flags_unstable_timings(tmp_path):
+    """A front trial timed on a busy machine says so in the table, with how to re-measure."""
+    from explorer.results import load_frame
+    from tests.dashboard_fixtures import build_study
+
+    url = f"sqlite:///{tmp_path / 'flags.db'}"
+    build_study(url, "flags", n=40, seed=4)  # seed 4: one of six front trials is unstable
+    front = load_frame("flags", url).front()
+    shaky = [r["number"] for r in front if r["unstable"]]
+    assert len(shaky) == 1 and len(front) == 6
+    r = cli("pareto", "--study", "flags", "--storage", url)
+    assert r.returncode == 0, r.stderr
+    lines = {int(line.split()[0]): line for line in r.stdout.splitlines()
+             if line[:1].isdigit()}
+    assert set(lines) == {row["number"] for row in front}
+    assert all(("unstable" in line) == (n in shaky) for n, line in lines.items())
+    assert "cache clear --unstable" in r.stdout

@@ -73,7 +73,7 @@ def run(args) -> int:
     tier = front[0].get("proxy_tier")
     rows = [[r["number"], r["summary"] + (f" [{r['reference']}]" if r.get("reference") else ""),
              r["ttft_ms"], r["encoder_ms"], r["prefill_ms"], f"{r[key]:.3f}+-{r[f'{key}_unc']:.3f}",
-             r.get("memory_mb"), "extrap." if r.get("extrapolated") else ""] for r in front]
+             r.get("memory_mb"), _flags(r)] for r in front]
     print(f"study {frame.study_name}: {len(front)} feasible Pareto-optimal of "
           f"{len(frame.complete())} complete trials")
     print(table(rows, ["#", "configuration", "TTFT ms", "encoder ms", "prefill ms",
@@ -82,7 +82,16 @@ def run(args) -> int:
     if rmse is not None:
         print(f"proxy accuracy is a calibrated proxy, not a benchmark score; calibration RMSE "
               f"{rmse:.3f}. TTFT measured on {frame.attrs.get('fingerprint', {}).get('device')}.")
+    if any(r.get("unstable") for r in front):
+        print("unstable: timed while the machine was busy (canary drift or spread > 10%); after "
+              "`fastvlm-explore cache clear --unstable`, `measure` or a sweep into a new study "
+              "times them again.")
     return 0
+
+
+def _flags(r: dict) -> str:
+    return ", ".join(f for f, on in (("extrap.", r.get("extrapolated")),
+                                     ("unstable", r.get("unstable"))) if on)
 
 
 def _trial_json(r: dict) -> dict:
