@@ -168,3 +168,26 @@ def test_pareto_table_flags_unstable_timings(tmp_path):
     assert set(lines) == {row["number"] for row in front}
     assert all(("unstable" in line) == (n in shaky) for n, line in lines.items())
     assert "cache clear --unstable" in r.stdout
+
+
+def test_recommend_cautions_about_an_unstable_choice(tmp_path):
+    from explorer.recommend import recommend
+    from explorer.results import Budgets, load_frame
+    from tests.dashboard_fixtures import build_study
+
+    url = f"sqlite:///{tmp_path / 'shaky.db'}"
+    build_study(url, "shaky", n=40, seed=4)
+    frame = load_frame("shaky", url)
+    shaky = next(r for r in frame.front() if r["unstable"])
+    budget = shaky["ttft_ms"] * 1.0001  # the budget that makes the unstable trial the choice
+    choice = recommend(frame, Budgets(max_ttft_ms=budget)).choice
+    assert choice["number"] == shaky["number"]  # the front's most accurate within budget
+    r = cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms", str(budget))
+    assert r.returncode == 0, r.stderr
+    assert f"recommended: trial {choice['number']}" in r.stdout
+    assert "caution: its TTFT was timed on a busy machine" in r.stdout
+    fastest = frame.front()[0]  # stable; the only front trial within its own TTFT
+    assert not fastest["unstable"]
+    r = cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms",
+            str(fastest["ttft_ms"] * 1.0001))
+    assert f"recommended: trial {fastest['number']}" in r.stdout and "caution" not in r.stdout

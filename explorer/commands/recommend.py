@@ -44,6 +44,11 @@ def run(args) -> int:
           f"{c[rec.proxy_key]:.3f} +- {c.get(rec.proxy_key + '_unc') or 0:.3f}; memory "
           f"{c.get('memory_mb') or 0:,.0f} MB ({c.get('memory_source')})")
     print(f"why: {rec.reason}")
+    if c.get("unstable"):
+        print(f"caution: its TTFT was timed on a busy machine (unstable; median CI "
+              f"{c.get('ttft_ci_low_ms') or 0:,.0f}-{c.get('ttft_ci_high_ms') or 0:,.0f} ms, "
+              f"n={c.get('n')}): `fastvlm-explore cache clear --unstable` and `measure` it again "
+              "before relying on it.")
     print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
     return 0
