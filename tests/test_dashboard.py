@@ -166,6 +166,23 @@ def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
     assert any("No recommendation" in w.value for w in at.warning)
 
 
+def test_unstable_recommendation_is_flagged(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'shaky.db'}"
+    build_study(url, "shaky", n=40, seed=4)  # one unstable trial on the front
+    front = load_frame("shaky", url).front(Budgets())
+    k = next(i for i, r in enumerate(front) if r["unstable"])
+    d = dd.load_study_data(url, "shaky")
+    t = d.cols["ttft_ms"][d.complete]
+    # a TTFT budget on the slider that admits the unstable trial but not the next front trial
+    budget = next(o for o in ttft_options(t.min(), t.max(), 4000.0)
+                  if front[k]["ttft_ms"] <= o < front[k + 1]["ttft_ms"])
+    at = app(monkeypatch, url, "shaky")
+    assert not any("busy machine" in w.value for w in at.warning)
+    at.sidebar.select_slider(key="max_ttft:shaky").set_value(budget).run()
+    assert metric(at, "recommended") == f"trial {front[k]['number']}"
+    assert any("timed on a busy machine" in w.value for w in at.warning)
+
+
 def test_family_switch_relabels_every_axis(monkeypatch, storage):
     at = app(monkeypatch, storage, "alpha")
     at.sidebar.radio(key="family").set_value("general").run()

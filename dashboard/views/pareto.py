@@ -60,6 +60,10 @@ def _recommendation(ctx: Context) -> None:
         c = rec.choice
         st.success(f"**Recommended: trial {c['number']}** — {c['summary']}")
         st.caption(rec.reason)
+        if c.get("unstable"):
+            st.warning(f"Its TTFT was timed on a busy machine (unstable, n={c.get('n')}): "
+                       "run `fastvlm-explore cache clear --unstable` and measure it again "
+                       "before relying on it.")
         st.button("Open the recommended trial", on_click=open_trial, args=(c["number"],),
                   key="open_recommended")
     if sel is not None:
