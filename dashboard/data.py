@@ -163,15 +163,11 @@ def default_budgets(data: StudyData) -> Budgets:
 
 
 def budget_mask(data: StudyData, budgets: Budgets, family: str) -> np.ndarray:
-    """Complete trials within `budgets` (same rule as `Budgets.ok`, vectorised)."""
-    c = data.cols
+    """Complete trials within `budgets` (the rule of `Budgets.limits`, on the columns)."""
     ok = data.complete.copy()
     with np.errstate(invalid="ignore"):
-        for limit, values, sign in ((budgets.max_ttft_ms, c["ttft_ms"], 1),
-                                    (budgets.max_memory_mb, c["memory_mb"], 1),
-                                    (budgets.min_proxy, data.proxy(family), -1)):
-            if limit is not None:
-                ok &= ~np.isnan(values) & (sign * (values - limit) <= 0)
+        for limit, key, sign in budgets.limits(f"proxy_{family}"):
+            ok &= sign * (data.cols[key] - limit) <= 0  # NaN (missing) never fits
     return ok
 
 
@@ -218,8 +214,8 @@ def front_view(data: StudyData, family: str, budgets: Budgets) -> FrontView:
     front = front[np.isin(data.cols["number"][front], kept)]
     ref = reference_point(data, family)
     hv = hypervolume_2d(x[idx], ref) if idx.size else 0.0
-    return FrontView(family, budgets, shown, feasible, front, ref, hv,
-                     recommend(family_frame(data.frame, family), budgets))
+    frame = data.memoised(("family_frame", family), lambda: family_frame(data.frame, family))
+    return FrontView(family, budgets, shown, feasible, front, ref, hv, recommend(frame, budgets))
 
 
 def family_frame(frame: StudyFrame, family: str) -> StudyFrame:

@@ -8,6 +8,7 @@ Pareto math is `explorer.pareto`; budgets given here override the study's stored
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -22,11 +23,12 @@ class Budgets:
     max_memory_mb: float | None = None
     min_proxy: float | None = None
 
-    def ok(self, row: dict, proxy_key: str) -> bool:
-        checks = ((self.max_ttft_ms, row.get("ttft_ms"), 1), (self.max_memory_mb,
-                  row.get("memory_mb"), 1), (self.min_proxy, row.get(proxy_key), -1))
-        return all(limit is None or (value is not None and sign * (value - limit) <= 0)
-                   for limit, value, sign in checks)
+    def limits(self, proxy_key: str) -> list[tuple[float, str, int]]:
+        """(limit, row key, sign) of each budget that is set: a row fits when
+        sign * (row[key] - limit) <= 0; a row without the value does not fit."""
+        return [(limit, key, sign) for limit, key, sign in (
+            (self.max_ttft_ms, "ttft_ms", 1), (self.max_memory_mb, "memory_mb", 1),
+            (self.min_proxy, proxy_key, -1)) if limit is not None]
 
 
 def config_key(row: dict) -> str:
@@ -69,11 +71,29 @@ class StudyFrame:
         return Budgets(c.get("max_ttft_ms"), c.get("max_memory_mb"))
 
     def complete(self) -> list[dict]:
+        """Complete trials with values (computed once: a frame's rows do not change)."""
+        return self._complete
+
+    @cached_property
+    def _complete(self) -> list[dict]:
         return [r for r in self.rows if r["state"] == "COMPLETE" and r.get("values")]
 
     def feasible(self, budgets: Budgets | None = None) -> list[dict]:
         b = budgets or self.stored_budgets
-        return [r for r in self.complete() if b.ok(r, self.proxy_key)]
+        ok = np.ones(len(self._complete), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            for limit, key, sign in b.limits(self.proxy_key):
+                ok &= sign * (self._column(key) - limit) <= 0  # NaN (missing) never fits
+        return [self._complete[i] for i in np.flatnonzero(ok)]
+
+    def _column(self, key: str) -> np.ndarray:
+        """`key` of every complete row as floats (NaN where missing), built once per key: the
+        dashboard's sliders ask for the feasible set of 10,000 trials on every move."""
+        columns = self.__dict__.setdefault("_columns", {})
+        if key not in columns:
+            columns[key] = np.array([np.nan if r.get(key) is None else float(r[key])
+                                     for r in self._complete], dtype=float)
+        return columns[key]
 
     def losses(self, rows: list[dict]) -> np.ndarray:
         if not rows:
