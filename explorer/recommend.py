@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .results import Budgets, StudyFrame
+from .results import Budgets, StudyFrame, first_per_config
 
 
 @dataclass
@@ -48,10 +48,12 @@ def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
         rec.reason = _nothing_fits(frame, budgets, key)
         return rec
     top = max(feasible, key=lambda r: r[key])
-    tied = [r for r in feasible if _tie(r, top, key)]
-    choice = min(tied, key=lambda r: r["ttft_ms"])
+    # the fastest of the trials tying with the best; repeats of a configuration count once
+    tied = first_per_config(sorted((r for r in feasible if _tie(r, top, key)),
+                                   key=lambda r: (r["ttft_ms"], r["number"])))
+    choice = tied[0]
     rec.choice = choice
-    rec.tied_with = [r for r in tied if r is not choice]
+    rec.tied_with = tied[1:]
     rec.fastest = min(feasible, key=lambda r: r["ttft_ms"])
     inside = {r["number"] for r in feasible}
     over = [r for r in frame.complete() if r.get(key) is not None and r["number"] not in inside
@@ -67,8 +69,8 @@ def _explain(rec: Recommendation, key: str) -> str:
              f"{c[key]:.3f} +- {c.get(f'{key}_unc') or 0:.3f} of the {rec.feasible} trials "
              f"within budget, at {c['ttft_ms']:,.0f} ms TTFT"]
     if rec.tied_with:
-        lines.append(f"{len(rec.tied_with)} other trial(s) tie within the proxy's uncertainty; "
-                     "it is the fastest of them")
+        lines.append(f"{len(rec.tied_with)} other configuration(s) tie within the proxy's "
+                     "uncertainty; it is the fastest of them")
     if f is not None and f is not c:
         lines.append(f"it beats the fastest feasible option (trial {f['number']}, "
                      f"{f['ttft_ms']:,.0f} ms) by {c[key] - f[key]:+.3f} proxy for "

@@ -34,3 +34,17 @@ def test_memory_budget_and_nothing_fits():
     assert recommend(f, Budgets(max_ttft_ms=1000, max_memory_mb=1000)).choice["number"] == 1
     none = recommend(f, Budgets(max_ttft_ms=50))
     assert none.choice is None and "fastest is trial 0 at 100 ms" in none.reason
+
+
+def test_repeats_of_one_configuration_tie_once():
+    """A configuration sampled three times is one candidate, not three ties."""
+    from fastvlm.presets import preset
+
+    a, b = (preset("fastvlm-0.5b", resolution=r).to_dict() for r in (512, 768))
+    rows = [row(0, 300, 0.60), row(1, 301, 0.60), row(2, 300, 0.60), row(3, 320, 0.605)]
+    for r, cfg in zip(rows, (a, a, a, b)):
+        r["config"] = cfg
+    rec = recommend(frame(rows), Budgets(max_ttft_ms=500))
+    assert rec.choice["number"] == 0
+    assert [r["number"] for r in rec.tied_with] == [3]
+    assert "1 other configuration(s) tie" in rec.reason
