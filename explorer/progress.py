@@ -6,6 +6,8 @@ import sys
 
 from optuna.trial import TrialState
 
+from .repeats import REPEAT_ATTR
+
 
 class SweepProgress:
     """An Optuna callback drawing a tqdm bar and one line per finished trial."""
@@ -30,7 +32,8 @@ class SweepProgress:
             postfix += f" | best {best[self.proxy_key]:.3f} @ {best['ttft_ms']:,.0f} ms"
         self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.write(self._line(trial), file=sys.stderr)
-        self.bar.update(1)
+        if REPEAT_ATTR not in trial.user_attrs:  # repeats do not count toward the target
+            self.bar.update(1)
 
     def _line(self, trial) -> str:
         a = trial.user_attrs

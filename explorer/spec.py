@@ -24,6 +24,7 @@ from .space import ENCODER_BASES, Choice, IntRange, SearchSpace
 
 SAMPLERS = ("nsga2", "tpe", "gp", "random", "grid")
 PROXY_TIERS = (0, 1, 2)
+REPEATS = ("skip", "evaluate")  # a configuration proposed again: see explorer/repeats.py
 SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
     "": ("name", "description", "include", "space", "objectives", "proxy", "constraints",
          "sampler", "run", "measure", "references"),
@@ -33,7 +34,7 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
     "proxy": ("tier", "family", "budget_s"),
     "constraints": ("max_ttft_ms", "max_memory_mb"),
     "sampler": ("name", "seed", "population_size", "n_startup_trials"),
-    "run": ("trials", "timeout_s"),
+    "run": ("trials", "timeout_s", "repeats"),
     "measure": ("device", "threads", "budget_s", "extrapolate", "memory", "channels_last",
                 "memory_budget_mb", "min_n", "max_n", "use_cache"),
 }
@@ -59,6 +60,7 @@ class StudySpec:
     n_startup_trials: int = 8
     trials: int = 20
     timeout_s: float | None = None
+    repeats: str = "skip"
     measure: dict = field(default_factory=dict)
     references: tuple[str, ...] = ("fastvlm-0.5b", "fastvlm-1.5b", "fastvlm-7b")
     source: str = ""
@@ -118,6 +120,10 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
     if trials is not None and trials < 1:
         raise SpecError(f"{where('run.trials')}: {trials} must be >= 1")
     timeout = _typed(run, "timeout_s", (int, float), lambda k: where(f"run.{k}"))
+    repeats = _typed(run, "repeats", str, lambda k: where(f"run.{k}")) or "skip"
+    if repeats not in REPEATS:
+        raise SpecError(f"{where('run.repeats')}: {repeats!r} is invalid; valid: "
+                        f"{', '.join(REPEATS)}")
     measure = _measure(raw.get("measure", {}), source)
     refs = _typed(raw, "references", list, where)
     spec = StudySpec(
@@ -128,7 +134,7 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
         sampler=sname, seed=int(sampler.get("seed", 0)),
         population_size=int(sampler.get("population_size", 16)),
         n_startup_trials=int(sampler.get("n_startup_trials", 8)),
-        trials=trials or 20, timeout_s=timeout, measure=measure,
+        trials=trials or 20, timeout_s=timeout, repeats=repeats, measure=measure,
         references=tuple(refs) if refs is not None else StudySpec.references,
         source=source, raw=raw)
     if sname == "grid" and spec.space.size() > 100_000:

@@ -29,10 +29,10 @@ from .errors import StudyError
 from .evaluate import Infeasible, evaluate_config
 from .objectives import get_objective
 from .records import SCHEMA_VERSION
+from .repeats import REPEAT_ATTR, StopRule, counted, earlier_twin
 from .spec import SpecError, StudySpec, spec_from_dict
 from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study
 
-FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 INTERRUPTED = "interrupted"
 
 
@@ -173,6 +173,13 @@ class TrialRunner:
         reference = trial.user_attrs.get("reference")
         try:
             cfg = self.spec.space.sample(trial)
+            twin = (earlier_twin(trial.study, trial, retried=INTERRUPTED)
+                    if self.spec.repeats == "skip" else None)
+            if twin is not None:
+                trial.set_user_attr(REPEAT_ATTR, twin)
+                trial.set_user_attr("error", f"repeat of trial {twin} (same configuration): "
+                                             "not evaluated again, not counted")
+                raise optuna.TrialPruned(f"repeat of trial {twin}")
             curve: list = []
 
             def report(step: int, value: float) -> bool:
@@ -184,6 +191,8 @@ class TrialRunner:
                                           proxy_report=report)
         except KeyboardInterrupt:
             trial.set_user_attr("error", f"{INTERRUPTED} (Ctrl-C); re-run on resume")
+            raise
+        except optuna.TrialPruned:
             raise
         except ConfigError as e:
             trial.set_user_attr("error", f"invalid sample: {e}")
@@ -215,17 +224,17 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     runtime = setup_runtime(ms.device, ms.threads)
     study = open_study(spec, storage, runtime, allow_other_device)
     target = trials or spec.trials
-    finished = lambda: len(study.get_trials(deepcopy=False, states=FINISHED))  # noqa: E731
+    finished = lambda: len(counted(study.get_trials(deepcopy=False)))  # noqa: E731
     runner = TrialRunner(spec, runtime, cache if cache is not None else LatencyCache())
     progress = SweepProgress(study, spec, target, finished(), enabled=show_progress)
-    stop = optuna.study.MaxTrialsCallback(target, states=FINISHED)
+    stop = StopRule(target, spec.space.size() if spec.repeats == "skip" else None)
     start = time.perf_counter()
     interrupted = False
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         if finished() < target:
-            study.optimize(runner, n_trials=None if worker else target - finished(),
-                           timeout=timeout_s if timeout_s is not None else spec.timeout_s,
+            # no n_trials: repeats do not count, so `stop` ends the run (or the timeout)
+            study.optimize(runner, timeout=timeout_s if timeout_s is not None else spec.timeout_s,
                            catch=(Exception,), callbacks=[stop, progress],
                            gc_after_trial=True)
     except KeyboardInterrupt:
@@ -237,7 +246,10 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     finally:
         progress.close()
     summary = summarize(study, storage_url)
-    summary.update(elapsed_s=time.perf_counter() - start, interrupted=interrupted)
+    summary.update(elapsed_s=time.perf_counter() - start, interrupted=interrupted,
+                   stopped_early=stop.reason)
+    if stop.reason:
+        print(f"stopped early: {stop.reason}", file=sys.stderr)
     if interrupted:
         print(f"stopped: {summary['trials'].get('COMPLETE', 0)} trials complete and stored; "
               "run the same command again to resume", file=sys.stderr)

@@ -37,6 +37,8 @@ BAD = [
     ('name = "x"\n[space]\nresolution = [512]\n[proxy]\ntier = 5\n', "proxy.tier: 5 is invalid"),
     ('name = "x"\n[space]\nresolution = [512]\n[constraints]\nmax_ttft_ms = -1\n', "must be > 0"),
     ('[space]\nresolution = [512]\n', "name: required"),
+    ('name = "x"\n[space]\nresolution = [512]\n[run]\nrepeats = "again"\n',
+     "run.repeats: 'again' is invalid; valid: skip, evaluate"),
 ]
 
 

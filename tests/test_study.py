@@ -1,5 +1,6 @@
 """The study driver on tiny studies: smoke, resume, failures, device guard, interruption."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -39,13 +40,33 @@ def test_smoke_three_trials_stored_in_standard_optuna(tmp_path):
 
 def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
-    sweep(spec)
+    first = sweep(spec)
+    assert first["trials"].get("COMPLETE") == 2
     summary = sweep(spec, trials=6)
-    assert sum(summary["trials"].values()) == 6
+    # 2 resolutions x 2 widths: the space is exhausted after 4 configurations
+    assert summary["trials"]["COMPLETE"] == 4
+    assert summary["stopped_early"].startswith("every one of the space's 4 configurations")
     study = optuna.load_study(study_name="tiny", storage=default_storage_url())
-    cached = [t.user_attrs["ttft"]["cached"] for t in study.trials]
-    # 2 resolutions x 2 widths: 6 trials must repeat a configuration, served from the cache
-    assert any(c == ["encoder", "prefill", "projector"] for c in cached)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len({json.dumps(t.params, sort_keys=True) for t in complete}) == 4
+    # configurations that share a stage (same LLM and visual tokens) reuse its timing
+    assert any("prefill" in t.user_attrs["ttft"]["cached"] for t in complete)
+
+
+def test_repeats_are_not_measured_again_nor_counted(tmp_path):
+    """A sampler re-proposing a configuration gets a PRUNED trial pointing at the earlier one,
+    with no new measurement; the run goes on until `trials` non-repeats are done."""
+    spec = load_spec(write_tiny_study(tmp_path, trials=3, resolutions="[64, 128, 192, 256]"))
+    summary = sweep(spec)
+    assert summary["trials"]["COMPLETE"] == 3 and summary["stopped_early"] is None
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    repeats = [t for t in study.trials if "repeat_of" in t.user_attrs]
+    assert repeats, "seed 0 of the random sampler repeats a configuration in this space"
+    for t in repeats:
+        twin = study.trials[t.user_attrs["repeat_of"]]
+        assert t.state.name == "PRUNED" and "ttft" not in t.user_attrs
+        assert twin.state.name == "COMPLETE" and twin.params == t.params
+        assert twin.number < t.number
 
 
 def test_invalid_samples_are_recorded_and_the_study_goes_on(tmp_path):
@@ -67,7 +88,7 @@ def test_other_device_is_refused(tmp_path):
     study.set_user_attr("fingerprint", fp)
     with pytest.raises(StudyError, match="Latencies from different devices must not mix"):
         sweep(spec, trials=2)
-    assert sum(sweep(spec, trials=2, allow_other_device=True)["trials"].values()) == 2
+    assert sweep(spec, trials=2, allow_other_device=True)["trials"]["COMPLETE"] == 2
 
 
 def test_changed_spec_is_refused(tmp_path):
@@ -191,3 +212,9 @@ def test_recommend_cautions_about_an_unstable_choice(tmp_path):
     r = cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms",
             str(fastest["ttft_ms"] * 1.0001))
     assert f"recommended: trial {fastest['number']}" in r.stdout and "caution" not in r.stdout
+
+
+def test_repeats_can_be_evaluated_like_any_trial(tmp_path):
+    spec = dataclasses.replace(load_spec(write_tiny_study(tmp_path, trials=6)), repeats="evaluate")
+    summary = sweep(spec)  # 4 configurations, 6 trials: repeats are evaluated and counted
+    assert summary["trials"] == {"COMPLETE": 6} and summary["stopped_early"] is None
