@@ -18,6 +18,7 @@ import numpy as np
 from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_history,
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, recommend
+from explorer.repeats import REPEAT_ATTR, REPEATS_STATE
 from explorer.results import Budgets, StudyFrame, config_key, first_per_config, study_frame
 
 FAMILIES = {"text_rich": "text-rich", "general": "general"}
@@ -292,12 +293,17 @@ def failure_summary(data: StudyData, top: int = 5) -> list[tuple[str, int]]:
 
 
 def _reason(row: dict) -> str:
+    if row.get(REPEAT_ATTR) is not None:
+        return "skipped: a repeat of a configuration already evaluated"
     err = str(row.get("error") or "no reason recorded").strip()
     return f"{row['state'].lower()}: {(err.splitlines() or [''])[0][:100]}"
 
 
 def state_counts(data: StudyData) -> dict[str, int]:
-    return dict(Counter(data.cols["state"].tolist()))
+    """Trials per state; repeats (PRUNED, not evaluated again) are counted on their own."""
+    counts = Counter(REPEATS_STATE if r.get(REPEAT_ATTR) is not None else r["state"]
+                     for r in data.frame.rows)
+    return dict(counts)
 
 
 # ---- tables ----

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .repeats import REPEAT_ATTR
+
 SCHEMA_VERSION = 1
 TTFT_KEYS = ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms", "ttft_ci_ms",
              "ttft_method", "additivity_error", "cold_ttft_ms", "n", "unstable", "extrapolated",
@@ -142,5 +144,7 @@ def rows_from_trials(trials) -> list[dict]:
             values=list(t.values) if t.values is not None else None,
             feasible=all(v <= 0 for v in constraints.values()),
             datetime_complete=t.datetime_complete.isoformat() if t.datetime_complete else None)
+        if REPEAT_ATTR in t.user_attrs:  # explorer/repeats.py: not evaluated again
+            row[REPEAT_ATTR] = t.user_attrs[REPEAT_ATTR]
         rows.append(row)
     return rows

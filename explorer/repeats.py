@@ -1,8 +1,8 @@
 """Repeated configurations: evaluated once, not counted toward the trial target.
 
 Samplers propose configurations they have tried before; in a small discrete space NSGA-II does
-it often (the quick study's first 10 trials held 5 distinct configurations of 8). A repeat would
-measure nothing new (the component cache answers) and would take a slot of the user's trial
+it often (the quick study's first 10 trials held 6 distinct configurations of its 8). A repeat
+would measure nothing new (the component cache answers) and would take a slot of the trial
 budget, so it is recorded as PRUNED with `repeat_of` = the earlier trial, and the sweep runs
 until `target` trials that are not repeats have finished. It also stops when every
 configuration of the space has been evaluated, or when the sampler has proposed only repeats
@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 REPEAT_ATTR = "repeat_of"
+REPEATS_STATE = "REPEATS SKIPPED"  # how summaries count them, apart from real PRUNED trials
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
 

@@ -5,8 +5,9 @@
 
 A trial is: `space.sample` -> pre-filter -> TTFT (component cache) -> proxy -> values and a
 `TrialRecord` in the trial's user attributes. Failures (invalid samples, pre-filter, OOM,
-anything else) are recorded with their reason and the study goes on. Ctrl-C marks the running
-trial as interrupted; running the same command again resumes and re-runs it.
+anything else) are recorded with their reason and the study goes on. A configuration proposed
+again is not evaluated again (explorer/repeats.py). Ctrl-C marks the running trial as
+interrupted; running the same command again resumes and re-runs it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .errors import StudyError
 from .evaluate import Infeasible, evaluate_config
 from .objectives import get_objective
 from .records import SCHEMA_VERSION
-from .repeats import REPEAT_ATTR, StopRule, counted, earlier_twin
+from .repeats import REPEAT_ATTR, REPEATS_STATE, StopRule, counted, earlier_twin
 from .spec import SpecError, StudySpec, spec_from_dict
 from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study
 
@@ -262,7 +263,8 @@ def summarize(study: optuna.Study, storage_url: str) -> dict:
     frame = study_frame(study)
     counts = {}
     for t in study.get_trials(deepcopy=False):
-        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        state = REPEATS_STATE if REPEAT_ATTR in t.user_attrs else t.state.name
+        counts[state] = counts.get(state, 0) + 1
     return {"study": study.study_name, "storage": storage_url, "trials": counts,
             "pareto": frame.pareto_numbers(), "knee": frame.knee_number()}
 

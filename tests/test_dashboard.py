@@ -305,6 +305,24 @@ def test_repeated_configuration_is_listed_once_on_the_front(tmp_path):
     assert view.shown[d.index_of(40)]  # the twin is still a plotted trial
 
 
+def test_skipped_repeats_are_counted_apart(monkeypatch, tmp_path):
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    url = f"sqlite:///{tmp_path / 'rep.db'}"
+    build_study(url, "rep", n=20, seed=2)
+    study = optuna.load_study(study_name="rep", storage=url)
+    t = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    study.add_trial(create_trial(state=TrialState.PRUNED, params=t.params,
+                                 distributions=t.distributions,
+                                 user_attrs={"repeat_of": t.number,
+                                             "error": f"repeat of trial {t.number}"}))
+    d = dd.load_study_data(url, "rep")
+    assert dd.state_counts(d)["REPEATS SKIPPED"] == 1
+    at = app(monkeypatch, url, "rep")
+    assert not at.exception and "1 repeats skipped" in at.caption[0].value
+
+
 def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):
     """Above GL_ABOVE points the trial markers are WebGL traces: still one point per complete
     trial (over-budget ones grey), each with its trial number and configuration on hover."""

@@ -62,6 +62,7 @@ def test_repeats_are_not_measured_again_nor_counted(tmp_path):
     study = optuna.load_study(study_name="tiny", storage=default_storage_url())
     repeats = [t for t in study.trials if "repeat_of" in t.user_attrs]
     assert repeats, "seed 0 of the random sampler repeats a configuration in this space"
+    assert summary["trials"]["REPEATS SKIPPED"] == len(repeats)
     for t in repeats:
         twin = study.trials[t.user_attrs["repeat_of"]]
         assert t.state.name == "PRUNED" and "ttft" not in t.user_attrs
