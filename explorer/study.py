@@ -216,9 +216,10 @@ class TrialRunner:
 
 def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = None,
               timeout_s: float | None = None, allow_other_device: bool = False,
-              cache: LatencyCache | None = None, show_progress: bool | None = None,
-              worker: bool = False) -> dict:
-    """Run trials until the study has `trials` finished ones (or the timeout); summary dict."""
+              cache: LatencyCache | None = None, show_progress: bool | None = None) -> dict:
+    """Run trials until the study has `trials` finished ones that are not repeats (or it stops
+    early, see explorer/repeats.py, or the timeout); summary dict. Sweeps and workers alike:
+    every process stops when the shared study reaches the target."""
     from .progress import SweepProgress
 
     ms = spec.measure_settings()

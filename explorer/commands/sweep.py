@@ -89,7 +89,7 @@ def _run(spec, args, worker: bool) -> int:
     storage = open_storage(url, heartbeat_s=args.heartbeat_s)
     summary = run_study(spec, storage, url, trials=args.trials, timeout_s=args.timeout,
                         allow_other_device=args.allow_other_device,
-                        show_progress=False if args.no_progress else None, worker=worker)
+                        show_progress=False if args.no_progress else None)
     if args.json:
         print_json(summary)
     else:
