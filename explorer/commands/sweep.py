@@ -47,7 +47,9 @@ def register(sub) -> None:
 def _common(p) -> None:
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db)")
-    p.add_argument("--trials", type=int, help="total finished trials wanted (default: the spec's)")
+    p.add_argument("--trials", type=int,
+                   help="total finished trials wanted; a configuration proposed again is "
+                        "recorded but not counted (default: the spec's)")
     p.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S s")
     p.add_argument("--heartbeat-s", type=int, default=30,
                    help="trial heartbeat for RDB servers (PostgreSQL/MySQL), seconds")
