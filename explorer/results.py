@@ -7,8 +7,9 @@ Pareto math is `explorer.pareto`; budgets given here override the study's stored
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -34,9 +35,16 @@ class Budgets:
 def config_key(row: dict) -> str:
     """The configuration's identity (`VlmConfig.key()`): the same shape sampled twice, or on
     two devices, has the same key."""
+    return _key_of(json.dumps(row["config"], sort_keys=True))
+
+
+@lru_cache(maxsize=65_536)
+def _key_of(config_json: str) -> str:
+    """Building a VlmConfig costs ~0.1 ms; the dashboard asks for the keys of every trial tied
+    with the best (155 of 10,000 in the benchmark study) on each slider step."""
     from fastvlm.presets import config_from_dict
 
-    return config_from_dict(row["config"]).key()
+    return config_from_dict(json.loads(config_json)).key()
 
 
 def first_per_config(rows: list[dict]) -> list[dict]:
