@@ -11,6 +11,7 @@ under tests/output/ (gitignored); the WebGL one is the docs image.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -147,18 +148,29 @@ def served(request, study, tmp_path_factory):
         log.close()
 
 
-def test_pareto_chart_in_chromium(served):
+@contextlib.contextmanager
+def chromium_page(served):
+    """(page, expected): a headless Chromium page at 1500x1100 and the number of trials the
+    Pareto chart of the served study must plot."""
     from playwright.sync_api import sync_playwright
 
     from dashboard import data as dd
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/setup.sh"
-    base, storage, study, mode = served
+    _, storage, study, _ = served
     expected = int(dd.plottable(dd.load_study_data(storage, study), "text_rich").sum())
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
                                                                       "--headless"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        try:
+            yield browser.new_page(viewport={"width": 1500, "height": 1100}), expected
+        finally:
+            browser.close()
+
+
+def test_pareto_chart_in_chromium(served):
+    base, _, _, mode = served
+    with chromium_page(served) as (page, expected):
         page.goto(base, wait_until="domcontentloaded")
         page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
         counts = page.evaluate(COUNT_JS)
@@ -201,7 +213,6 @@ def test_pareto_chart_in_chromium(served):
         shot = OUTPUT / ("dashboard_pareto.png" if mode == "webgl" else
                          "dashboard_pareto_svg.png")
         page.screenshot(path=str(shot), full_page=False)
-        browser.close()
     assert shot.stat().st_size > 20_000
     if os.environ.get("UPDATE_DOCS_IMG") and mode == "webgl":
         (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
@@ -211,20 +222,10 @@ def test_pareto_chart_in_chromium(served):
 def test_chart_falls_back_when_plotly_js_cannot_load(served):
     """A browser that cannot fetch plotly.js for the live chart (blocked, proxy) still gets
     the Pareto chart: the page reports the failure, redraws with st.plotly_chart and says why."""
-    from playwright.sync_api import sync_playwright
-
-    from dashboard import data as dd
-
-    base, storage, study, _ = served
-    expected = int(dd.plottable(dd.load_study_data(storage, study), "text_rich").sum())
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
-                                                                      "--headless"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    with chromium_page(served) as (page, expected):
         page.route("**/app/static/plotly.min.js*", lambda route: route.abort())
-        page.goto(base, wait_until="domcontentloaded")
+        page.goto(served[0], wait_until="domcontentloaded")
         page.get_by_text("the browser could not load plotly.js").wait_for(timeout=60_000)
         page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
         assert page.evaluate(COUNT_JS)["trials"] == expected
         assert page.locator(".fv-live-chart").count() == 0
-        browser.close()
