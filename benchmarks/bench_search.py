@@ -23,6 +23,7 @@ import numpy as np
 import optuna
 
 from explorer.pareto import hypervolume_2d, to_losses
+from explorer.repeats import REPEAT_ATTR, StopRule, earlier_twin
 from explorer.spec import spec_from_dict
 from fastvlm.cache import LatencyCache
 from fastvlm.runtime import setup_runtime
@@ -56,29 +57,21 @@ def measure_table(spec, cache) -> dict[str, tuple[float, float]]:
 
 def replay(spec, table, sampler, n_trials: int, skip_repeats: bool = False) -> np.ndarray:
     """Values of the first `n_trials` evaluations. `skip_repeats`: as the driver does by
-    default (explorer/repeats.py), a configuration proposed again is pruned, not evaluated, and
-    does not count; the sampler is asked again (up to 25 repeats in a row)."""
+    default, with its own rule (explorer/repeats.py): a configuration proposed again is pruned,
+    not evaluated, and does not count."""
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
-    seen: set[str] = set()
 
     def objective(trial):
         params = {}
         for name, dim in spec.space.dims().items():
             params[name] = trial.suggest_categorical(name, dim.grid())
-        key = json.dumps(params, sort_keys=True)
-        if skip_repeats and key in seen:
+        twin = earlier_twin(study, trial, retried="interrupted") if skip_repeats else None
+        if twin is not None:
+            trial.set_user_attr(REPEAT_ATTR, twin)
             raise optuna.TrialPruned()
-        seen.add(key)
-        return table[key]
+        return table[json.dumps(params, sort_keys=True)]
 
-    def stop(study, trial):
-        states = [t.state for t in study.trials]
-        done = states.count(optuna.trial.TrialState.COMPLETE)
-        if done >= n_trials or len(states) >= 25 and all(
-                s == optuna.trial.TrialState.PRUNED for s in states[-25:]):
-            study.stop()
-
-    study.optimize(objective, callbacks=[stop])
+    study.optimize(objective, callbacks=[StopRule(n_trials, spec.space.size())])
     return np.array([t.values for t in study.trials if t.values is not None])
 
 
