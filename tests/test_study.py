@@ -215,6 +215,24 @@ def test_recommend_cautions_about_an_unstable_choice(tmp_path):
     assert f"recommended: trial {fastest['number']}" in r.stdout and "caution" not in r.stdout
 
 
+def test_recommend_defaults_to_the_studys_ttft_budget(tmp_path):
+    from explorer.recommend import recommend
+    from explorer.results import load_frame
+    from tests.dashboard_fixtures import build_study
+
+    url = f"sqlite:///{tmp_path / 'budgets.db'}"
+    build_study(url, "stored", n=30, seed=2, max_ttft_ms=3000.0)
+    build_study(url, "open", n=30, seed=2, max_ttft_ms=None)
+    frame = load_frame("stored", url)
+    expected = recommend(frame, frame.stored_budgets).choice["number"]
+    r = cli("recommend", "--study", "stored", "--storage", url)
+    assert r.returncode == 0, r.stderr
+    assert f"recommended: trial {expected}" in r.stdout
+    r = cli("recommend", "--study", "open", "--storage", url)
+    assert r.returncode == 2 and "--max-ttft-ms" in r.stderr and "ms)" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_repeats_can_be_evaluated_like_any_trial(tmp_path):
     spec = dataclasses.replace(load_spec(write_tiny_study(tmp_path, trials=6)), repeats="evaluate")
     summary = sweep(spec)  # 4 configurations, 6 trials: repeats are evaluated and counted

@@ -33,8 +33,8 @@ def add_study_args(p) -> None:
     p.add_argument("--storage", metavar="URL", help="default: sqlite:///results/fastvlm-explorer.db")
 
 
-def add_budget_args(p, required_ttft: bool = False) -> None:
-    p.add_argument("--max-ttft-ms", type=float, required=required_ttft,
+def add_budget_args(p) -> None:
+    p.add_argument("--max-ttft-ms", type=float,
                    help="TTFT budget (default: the study's constraint)")
     p.add_argument("--max-memory-mb", type=float, help="memory budget")
     p.add_argument("--min-proxy", type=float, help="minimum proxy accuracy")

@@ -8,6 +8,7 @@ from ._options import print_json
 from .pareto import add_budget_args, add_study_args, budgets_from_args
 
 EXAMPLES = """examples:
+  fastvlm-explore recommend --study quick                     # the study's own TTFT budget
   fastvlm-explore recommend --study quick --max-ttft-ms 1500
   fastvlm-explore recommend --study mobile --max-ttft-ms 800 --max-memory-mb 2048 --json
 
@@ -20,17 +21,22 @@ def register(sub) -> None:
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_args(p)
-    add_budget_args(p, required_ttft=True)
+    add_budget_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from explorer.errors import UsageError
     from explorer.recommend import recommend
     from explorer.results import load_frame
 
     frame = load_frame(args.study, args.storage)
-    rec = recommend(frame, budgets_from_args(frame, args))
+    budgets = budgets_from_args(frame, args)
+    if budgets.max_ttft_ms is None:
+        raise UsageError(f"recommend needs a TTFT budget: study {frame.study_name!r} stores none; "
+                         f"pass --max-ttft-ms ({_ttft_range(frame)})")
+    rec = recommend(frame, budgets)
     if args.json:
         print_json(rec.to_dict())
         return 0 if rec.choice else 1
@@ -52,3 +58,10 @@ def run(args) -> int:
     print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
     return 0
+
+
+def _ttft_range(frame) -> str:
+    ttfts = [r["ttft_ms"] for r in frame.complete() if r.get("ttft_ms") is not None]
+    if not ttfts:
+        return "the study has no complete trial yet"
+    return f"its trials take {min(ttfts):,.0f}-{max(ttfts):,.0f} ms"
