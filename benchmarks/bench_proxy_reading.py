@@ -43,7 +43,8 @@ def tier1_costs(rows: list, data: dict) -> None:
             data["costs"].append({"family": family, "resolution": r, "cold_ms": cold.cost_ms,
                                   "cached_ms": hot_ms, "value": cold.value,
                                   "stderr": cold.stderr, "cached_flag": hot.cached})
-            rows.append([family, scales[family], r, cold.value, cold.stderr, cold.cost_ms / 1e3, hot_ms])
+            rows.append([family, scales[family], r, cold.value, cold.stderr,
+                         cold.cost_ms / 1e3, hot_ms])
             print(rows[-1], flush=True)
 
 

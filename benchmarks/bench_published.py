@@ -142,7 +142,8 @@ def main() -> None:
     pairs = [((runs[k]["encoder_ms"], runs[k]["ttft_ms"] - runs[k]["encoder_ms"]), pub["ttft"][k])
              for k in ttft_keys]
     preds = _loo_predictions(pairs)
-    here_rank = {k: i + 1 for i, k in enumerate(sorted(ttft_keys, key=lambda k: runs[k]["ttft_ms"]))}
+    by_here = sorted(ttft_keys, key=lambda k: runs[k]["ttft_ms"])
+    here_rank = {k: i + 1 for i, k in enumerate(by_here)}
     ttft_rows, errors = [], []
     for i, k in enumerate(ttft_keys):
         r, m1 = runs[k], pub["ttft"][k]

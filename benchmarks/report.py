@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["ttft", "extrapolation", "hygiene", "cost7b", "published", "pareto", "sweep", "search", "proxy",
-         "dashboard"]
+ORDER = ["ttft", "extrapolation", "hygiene", "cost7b", "published", "pareto", "sweep", "search",
+         "proxy", "dashboard"]
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 

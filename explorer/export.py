@@ -96,7 +96,8 @@ def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_
         ci = t.get("ttft_ci_ms") or [None, None]
         lines += [
             "| stage | median ms |", "|---|---|",
-            f"| encoder | {_f(t.get('encoder_ms'))} |", f"| projector | {_f(t.get('projector_ms'))} |",
+            f"| encoder | {_f(t.get('encoder_ms'))} |",
+            f"| projector | {_f(t.get('projector_ms'))} |",
             f"| LLM prefill | {_f(t.get('prefill_ms'))}"
             + (" (extrapolated from fewer layers)" if t.get("extrapolated") else "") + " |",
             f"| **TTFT** | **{_f(t.get('ttft_ms'))}** (95% CI {_f(ci[0])}-{_f(ci[1])}, p90 "

@@ -27,7 +27,8 @@ class _Cost:
         return _Cost(self.params + other.params, self.flops + other.flops)
 
 
-def _conv(cin: int, cout: int, k: int, groups: int = 1, bias: bool = True, out_hw: int = 0) -> _Cost:
+def _conv(cin: int, cout: int, k: int, groups: int = 1, bias: bool = True,
+          out_hw: int = 0) -> _Cost:
     weights = cout * (cin // groups) * k * k
     return _Cost(weights + (cout if bias else 0), 2.0 * weights * out_hw)
 

@@ -194,7 +194,8 @@ def _materialize_decoder(decoder: nn.Module, seed: int, device="cpu") -> None:
 
 @torch.no_grad()
 def _materialize(module: nn.Module, seed: int, device="cpu") -> None:
-    """Allocate a meta-device module and fill it fast: N(0, 0.02) matrices, unit norms, zero bias."""
+    """Allocate a meta-device module and fill it fast: N(0, 0.02) matrices, unit norms, zero
+    bias."""
     module.to_empty(device=device)
     gen = torch.Generator().manual_seed(seed)
     pool = (torch.randn(1 << 20, generator=gen) * 0.02).to(device)  # tiled: memory-bound fill

@@ -133,7 +133,8 @@ def _canary_drift(canary_ms: list[float]) -> float:
 
 
 def _noisy(lat: Latency, scale: float) -> bool:
-    return lat.iqr_rel > UNSTABLE_IQR and lat.iqr_rel * lat.median_ms > 2 * NEGLIGIBLE_FRACTION * scale
+    return (lat.iqr_rel > UNSTABLE_IQR
+            and lat.iqr_rel * lat.median_ms > 2 * NEGLIGIBLE_FRACTION * scale)
 
 
 def run_protocol(items: list[Item], device: str, settings: ProtocolSettings = ProtocolSettings(),

@@ -104,7 +104,8 @@ def make_trial(number: int, rng, speed: float = 1.0, max_ttft_ms: float | None =
     dists = _distributions()
     if params is None:
         params = {n: (int(rng.choice(d.high - d.low + 1) // d.step * d.step + d.low)
-                      if isinstance(d, IntDistribution) else d.choices[rng.integers(len(d.choices))])
+                      if isinstance(d, IntDistribution)
+                      else d.choices[rng.integers(len(d.choices))])
                   for n, d in dists.items()}
     cfg = SPACE.config_from_params(params)
     counts = analyze(cfg).to_dict()

@@ -8,7 +8,7 @@ from .pareto import add_study_args
 
 EXAMPLES = """examples:
   fastvlm-explore export --study quick --trial 3 --out exported/quick-3
-  python -c "from transformers import AutoConfig; print(AutoConfig.from_pretrained('exported/quick-3'))"
+  python -c "from transformers import AutoConfig as C; print(C.from_pretrained('exported/quick-3'))"
 
 Writes config.json (a transformers FastVlmConfig, when the shape is expressible there),
 fastvlm_explorer.json (always), measurements.json and MODEL_CARD.md; all or nothing."""

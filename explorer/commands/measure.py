@@ -19,7 +19,8 @@ software; a second call is served from the cache (--no-cache re-measures)."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("measure", help="measure TTFT (encoder / projector / prefill) on this device",
+    p = sub.add_parser("measure",
+                       help="measure TTFT (encoder / projector / prefill) on this device",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_args(p)

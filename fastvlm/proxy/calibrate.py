@@ -13,7 +13,6 @@ the baseline that predicts each point from the other points of its recipe and be
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

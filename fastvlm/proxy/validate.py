@@ -89,8 +89,9 @@ def _calibration_checks(cal: dict) -> list[dict]:
             out.append(_check(
                 f"calibration: tier {tier} {fam} leave-one-out RMSE beats the recipe-mean baseline",
                 fit["loo_rmse"] < fit["baseline_loo_rmse"],
-                f"LOO {fit['loo_rmse'] * 100:.2f} pt vs baseline {fit['baseline_loo_rmse'] * 100:.2f}"
-                f" pt; leave-one-LLM-out {_pt(fit['leave_one_llm_out_rmse'])}, "
+                f"LOO {fit['loo_rmse'] * 100:.2f} pt vs baseline "
+                f"{fit['baseline_loo_rmse'] * 100:.2f} pt; "
+                f"leave-one-LLM-out {_pt(fit['leave_one_llm_out_rmse'])}, "
                 f"leave-one-resolution-out {_pt(fit['leave_one_resolution_out_rmse'])} "
                 f"({fit['n_points']} points)",
                 tier=int(tier), family=fam, loo_rmse=fit["loo_rmse"],
