@@ -16,6 +16,7 @@ import numpy as np
 from .pareto import knee_index, pareto_mask, to_losses
 from .records import rows_from_trials
 from .storage import load_study, open_storage
+from .trial_reader import read_trials
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def study_frame(study) -> StudyFrame:
     directions = [d.name.lower() for d in study.directions]
     names = study.metric_names or [f"objective_{i}" for i in range(len(directions))]
     return StudyFrame(study.study_name, directions, list(names), dict(study.user_attrs),
-                      rows_from_trials(study.get_trials(deepcopy=False)))
+                      rows_from_trials(read_trials(study)))
 
 
 def load_frame(study_name: str, storage_url: str | None = None) -> StudyFrame:

@@ -1,0 +1,76 @@
+"""The fast trial reader gives the same rows as Optuna's, and falls back to it when it cannot."""
+
+import math
+
+import optuna
+import pytest
+from optuna.distributions import IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from explorer import trial_reader
+from explorer.records import rows_from_trials
+from explorer.storage import load_study, open_storage
+from tests.dashboard_fixtures import build_study
+
+
+def _study(url: str, name: str = "mixed"):
+    """The dashboard fixture (complete, failed, pruned trials in the real schema) plus an
+    infinite objective, a running trial and a trial with no user attributes."""
+    build_study(url, name, n=30, seed=3)
+    study = load_study(name, open_storage(url))
+    study.add_trial(create_trial(values=[math.inf, 0.5], params={"r": 3},
+                                 distributions={"r": IntDistribution(1, 4)},
+                                 user_attrs={"note": {"nested": [1, 2]}}))
+    study.add_trial(create_trial(state=TrialState.RUNNING))
+    study.add_trial(create_trial(state=TrialState.FAIL))
+    return study
+
+
+def test_same_rows_as_optuna_on_sqlite(tmp_path):
+    study = _study(f"sqlite:///{tmp_path / 's.db'}")
+    fast = trial_reader.read_trials(study)
+    assert all(isinstance(t, trial_reader.TrialView) for t in fast)  # the fast path ran
+    slow = study.get_trials(deepcopy=False)
+    assert rows_from_trials(fast) == rows_from_trials(slow)
+    assert [t.user_attrs for t in fast] == [t.user_attrs for t in slow]
+    assert [t.values for t in fast][-3] == [math.inf, 0.5]
+    assert [t.state for t in fast][-2:] == [TrialState.RUNNING, TrialState.FAIL]
+
+
+def test_only_the_studys_own_trials(tmp_path):
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    build_study(url, "a", n=12, seed=1)
+    build_study(url, "b", n=7, seed=2)
+    for name, n in (("a", 12), ("b", 7)):
+        got = trial_reader.read_trials(load_study(name, open_storage(url)))
+        assert [t.number for t in got] == list(range(n))
+
+
+def test_falls_back_to_optuna_when_the_query_fails(tmp_path, monkeypatch):
+    study = _study(f"sqlite:///{tmp_path / 'f.db'}")
+
+    def broken(*_):
+        raise RuntimeError("no such column: trials.number")  # a schema changed under us
+
+    monkeypatch.setattr(trial_reader, "select_trials", broken)
+    got = trial_reader.read_trials(study)
+    assert got and all(isinstance(t, optuna.trial.FrozenTrial) for t in got)
+
+
+def test_non_rdb_storages_use_optunas_reader(tmp_path):
+    study = optuna.create_study(storage=open_storage(f"journal://{tmp_path / 'j.log'}"),
+                                study_name="j", directions=["minimize", "maximize"])
+    study.add_trial(create_trial(values=[1.0, 0.3], user_attrs={"x": 1}))
+    got = trial_reader.read_trials(study)
+    assert len(got) == 1 and isinstance(got[0], optuna.trial.FrozenTrial)
+
+
+@pytest.mark.postgres
+def test_same_rows_as_optuna_on_postgresql():
+    from pg_server import postgres_server
+
+    with postgres_server() as url:
+        study = _study(url, "pg-mixed")
+        fast = trial_reader.read_trials(study)
+        assert all(isinstance(t, trial_reader.TrialView) for t in fast)
+        assert rows_from_trials(fast) == rows_from_trials(study.get_trials(deepcopy=False))
