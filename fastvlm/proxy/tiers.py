@@ -140,7 +140,7 @@ def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: fl
     same = cfg.encoder == ref_cfg.encoder
     mine = probe_encoder(cfg, budget_s=budget_s if same else budget_s / 2,
                          width_factor=width_factor, seed=seed, report=report)
-    notes.append(f"encoder probe: {mine.value:.3f} after {mine.steps} steps ({mine.stopped})")
+    notes.append(f"encoder probe: {mine.value:.3f} after {mine.steps} crops ({mine.stopped})")
     if same:
         shift = 0.0
     elif mine.stopped == "pruned":  # stopped early by the caller: keep the prior
