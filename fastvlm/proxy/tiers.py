@@ -4,7 +4,7 @@
     tier 1  legibility *measured*: rendered pages read by Tesseract at the model's resolution
             (seconds on first use of a resolution, then cached)
     tier 2  tier 1 + the configuration's own encoder probed on the synthetic reading task,
-            replacing the encoder-capacity prior (minutes, bounded by a budget, opt-in)
+            replacing the encoder-capacity prior but for depth (tens of seconds, budgeted, opt-in)
 
 The LLM-size effect is never measured (no weights offline): in every tier it is the prior
 calibrated on the published FastVLM points, and results say so (`llm_prior`).
@@ -12,6 +12,7 @@ calibrated on the published FastVLM points, and results say so (`llm_prior`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -29,7 +30,8 @@ CALIBRATED = {"resolution": (256, 1024), "llm_b": (0.494, 7.616), "tokens": (16,
 # Tier 2: logit shift per unit of probe logit difference vs the reference encoder. A prior
 # (no published point varies the encoder), so its whole effect counts as uncertainty.
 PROBE_SLOPE = 0.5
-PROBE_FLOOR = 0.05  # probe values below this are chance (F1 gain over a constant predictor)
+PROBE_FLOOR = 0.05  # probe values below this are chance (accuracy gain over the majority class)
+PROBE_TIE = 0.04  # seed spread of the probe value (docs/proxy.md): smaller differences are ties
 
 
 def _factors(cfg: VlmConfig) -> dict:
@@ -127,7 +129,8 @@ def tier1(cfg: VlmConfig, seed: int = 0) -> ProxyResult:
 
 def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: float = 0.5,
           seed: int = 0) -> ProxyResult:
-    """Tier 1 with the encoder prior replaced by a probe of this encoder vs FastViTHD.
+    """Tier 1 with the encoder prior replaced by a probe of this encoder vs FastViTHD (but for
+    depth, which the probe cannot see: `probe_shift`).
 
     Half the budget probes the configuration's encoder, half the reference at the same
     resolution (skipped when the encoder *is* the reference)."""
@@ -148,20 +151,42 @@ def tier2(cfg: VlmConfig, budget_s: float = 120.0, report=None, width_factor: fl
     else:
         ref = probe_encoder(ref_cfg, budget_s=budget_s / 2, width_factor=width_factor, seed=seed)
         notes.append(f"reference FastViTHD probe: {ref.value:.3f}")
-        if max(mine.value, ref.value) < PROBE_FLOOR:
-            # neither readout beats a constant predictor: the probe cannot rank these encoders
-            shift = None
-            notes.append("probe uninformative at this resolution (both at chance): "
-                         "encoder prior kept")
-        else:
-            shift = PROBE_SLOPE * float(S.logit(max(mine.value, 0.01))
-                                        - S.logit(max(ref.value, 0.01)))
+        shift, why = probe_shift(cfg, ref_cfg, mine.value, ref.value)
+        notes.append(why)
     note = _ENCODER_PRIOR_NOTE if shift is None else (
         "encoder capacity: measured by the probe relative to FastViTHD at the same "
-        "resolution (slope is a prior; its effect is counted as uncertainty)")
+        "resolution, depth from the prior (slope is a prior; its effect is counted as "
+        "uncertainty)")
     result = _score(cfg, 2, legibility, shift, note, "encoder-probe", t0, notes)
     result.factors["probe"] = mine.to_dict()
     return result
+
+
+def probe_shift(cfg: VlmConfig, ref_cfg: VlmConfig, mine: float,
+                ref: float) -> tuple[float | None, str]:
+    """Encoder shift from probe values of `cfg`'s encoder and FastViTHD's at the same resolution,
+    and why; None keeps the encoder-capacity prior.
+
+    The probe sees resolution and width but not depth (timm initialises every residual branch
+    with layer scale 1e-5, so random blocks are near identities), so the depth part of the
+    prior -- this encoder vs the same widths at FastViTHD's depths -- is kept next to it.
+    Differences under the probe's seed spread are ties."""
+    if max(mine, ref) < PROBE_FLOOR:
+        return None, "probe uninformative at this resolution (both at chance): encoder prior kept"
+    if len(cfg.encoder.depths) != len(ref_cfg.encoder.depths):
+        return None, ("probe blind to depth and this encoder's stages differ from FastViTHD's: "
+                      "encoder prior kept")
+    same_depths = dataclasses.replace(cfg.encoder, depths=ref_cfg.encoder.depths)
+    depth_prior = (S.encoder_shift(encoder_cost(cfg.encoder, cfg.resolution)[0])
+                   - S.encoder_shift(encoder_cost(same_depths, cfg.resolution)[0]))
+    if abs(mine - ref) < PROBE_TIE:
+        probe, why = 0.0, f"probe within its seed spread of FastViTHD's (+/-{PROBE_TIE}): a tie"
+    else:
+        probe = PROBE_SLOPE * float(S.logit(max(mine, 0.01)) - S.logit(max(ref, 0.01)))
+        why = f"probe shift {probe:+.3f} logit vs FastViTHD"
+    if depth_prior:
+        why += f"; depth from the prior ({depth_prior:+.3f} logit; the probe cannot see depth)"
+    return probe + depth_prior, why
 
 
 def _require_tier1_calibration() -> None:
