@@ -41,15 +41,24 @@ def token_sizes(tokens: np.ndarray) -> np.ndarray:
 def hover(data: StudyData, idx: np.ndarray, family: str) -> dict:
     """Trace arguments giving each point its whole configuration and TTFT breakdown on hover:
     `text` is the configuration summary (plus flags), `customdata` the numbers, kept numeric
-    so that 10,000 points stay a small payload. customdata[0] is the trial number."""
-    text = data.memoised("hover_text", lambda: _hover_text(data))
-    custom = data.memoised(("hover_custom", family), lambda: _hover_custom(data, family))
-    return dict(text=text[idx], customdata=custom[idx], hovertemplate=(
+    so that 10,000 points stay a small payload. customdata[0] is the trial number. `meta`
+    holds the points' rows in `hover_table`, so the live chart can send the hover data of a
+    study once instead of on every budget change."""
+    _, text, custom = hover_table(data, family)
+    return dict(text=text[idx], customdata=custom[idx], meta=idx.astype(int).tolist(),
+                hovertemplate=(
         "<b>trial %{customdata[0]}</b><br>%{text}<br>TTFT %{x:,.1f} ms = encoder "
         "%{customdata[1]:,.1f} + projector %{customdata[2]:,.1f} + prefill %{customdata[3]:,.1f}"
         f" (n=%{{customdata[4]}})<br>proxy {FAMILIES[family]} %{{y:.3f}} ± "
         "%{customdata[5]:.3f}; memory %{customdata[6]:,.0f} MB; attention stages "
         "%{customdata[7]}"))
+
+
+def hover_table(data: StudyData, family: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(key, text, customdata) of every row: what `hover` takes its points' hover data from."""
+    return (f"{data.name}/{data.n}/{family}/{id(data):x}",
+            data.memoised("hover_text", lambda: _hover_text(data)),
+            data.memoised(("hover_custom", family), lambda: _hover_custom(data, family)))
 
 
 def _hover_custom(data: StudyData, family: str) -> np.ndarray:

@@ -5,11 +5,34 @@
 // and the user's zoom lost. Here the same <div> lives across reruns and each new figure goes
 // through Plotly.react, which keeps the context and, with layout.uirevision, the zoom.
 //
-// data: {figure: plotly JSON string, config: plotly config, src: URL of plotly.min.js}
+// data: {figure: plotly JSON string, config: plotly config, src: URL of plotly.min.js,
+//        table_key, table: {text, custom (base64 float32), ncol} or null}
+// Hover data: traces with `meta` (their rows in the study's hover table) come without text and
+// customdata; the table arrives once per session and is kept here, by key.
 // triggers: "clicked" = customdata[0] of the clicked point (the trial number); "failed" = why
-// plotly.js could not be loaded or draw (Python then falls back to st.plotly_chart).
+// plotly.js could not be loaded or draw (Python then falls back to st.plotly_chart);
+// "missing" = the key of a hover table this page does not hold (Python sends it again).
 
 let loading = null;
+const tables = new Map();
+
+function keepTable(key, t) {
+  const bin = atob(t.custom);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  tables.delete(key);
+  tables.set(key, { text: t.text, custom: new Float32Array(bytes.buffer), ncol: t.ncol });
+  while (tables.size > 4) tables.delete(tables.keys().next().value); // oldest first
+}
+
+function fillHover(figure, table) {
+  const n = table.ncol;
+  for (const t of figure.data) {
+    if (!Array.isArray(t.meta) || t.text !== undefined) continue;
+    t.text = t.meta.map((i) => table.text[i]);
+    t.customdata = t.meta.map((i) => Array.from(table.custom.subarray(i * n, (i + 1) * n)));
+  }
+}
 
 function loadPlotly(src) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -35,6 +58,15 @@ export default function (component) {
   }
   gd.fvSetTrigger = setTriggerValue; // the click handler below outlives this render
   const figure = JSON.parse(data.figure);
+  if (data.table_key) {
+    if (data.table) keepTable(data.table_key, data.table);
+    const table = tables.get(data.table_key);
+    if (!table) {
+      setTriggerValue("missing", data.table_key);
+      return;
+    }
+    fillHover(figure, table);
+  }
   // a click picks a trial (Python rings it); plotly's own selection would fade every other point
   figure.layout.clickmode = "event";
   loadPlotly(data.src)

@@ -15,10 +15,12 @@ the script, the chart falls back to `st.plotly_chart` and says why in a caption.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import plotly
 import plotly.graph_objects as go
 import streamlit as st
@@ -27,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"  # Streamlit serves <app dir>/static/ at app/static/
 PLOTLY_JS = "plotly.min.js"
 FAILED = "live_chart_failed"  # session key: the browser could not load plotly.js
+SENT = "live_chart_tables"  # session key: {chart key: key of the hover table the browser holds}
 
 
 @st.cache_resource
@@ -64,19 +67,43 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def live_chart(fig: go.Figure, key: str, config: dict) -> int | None:
-    """Draw `fig`; return customdata[0] (the trial number) of a point clicked in this rerun."""
+def live_chart(fig: go.Figure, key: str, config: dict,
+               table: tuple[str, np.ndarray, np.ndarray] | None = None) -> int | None:
+    """Draw `fig`; return customdata[0] (the trial number) of a point clicked in this rerun.
+
+    `table` = (key, text, customdata) of every row (`charts.hover_table`): traces whose `meta`
+    lists their rows there are sent without their hover data, which the browser keeps from
+    the first render (for 10,000 trials, 1.1 of the 1.4 MB sent on each budget change)."""
     reason = unavailable_reason()
     if reason is not None:
         return _fallback(fig, key, config, reason)
+    data = {"config": config | {"responsive": True},
+            "src": f"app/static/{PLOTLY_JS}?v={plotly.__version__}"}
+    if table is not None:
+        sent = st.session_state.setdefault(SENT, {})
+        data |= {"table_key": table[0],
+                 "table": None if sent.get(key) == table[0] else _table_payload(table)}
+        sent[key] = table[0]
+        for trace in fig.data:
+            if trace.meta is not None:
+                trace.update(text=None, customdata=None)
     result = _component()(
-        key=key, data={"figure": fig.to_json(), "config": config | {"responsive": True},
-                       "src": f"app/static/{PLOTLY_JS}?v={plotly.__version__}"},
-        on_clicked_change=lambda: None, on_failed_change=lambda: None)
+        key=key, data=data | {"figure": fig.to_json()}, on_clicked_change=lambda: None,
+        on_failed_change=lambda: None, on_missing_change=lambda: None)
     if result.failed:
         st.session_state[FAILED] = result.failed
         st.rerun()
+    if table is not None and result.missing == table[0]:  # the browser lost it: send again
+        st.session_state[SENT].pop(key, None)
+        st.rerun()
     return None if result.clicked is None else int(result.clicked)
+
+
+def _table_payload(table: tuple[str, np.ndarray, np.ndarray]) -> dict:
+    _, text, custom = table
+    custom = np.ascontiguousarray(custom, dtype="<f4")
+    return {"text": text.tolist(), "ncol": int(custom.shape[1]),
+            "custom": base64.b64encode(custom.tobytes()).decode("ascii")}
 
 
 def _fallback(fig: go.Figure, key: str, config: dict, reason: str) -> int | None:

@@ -166,6 +166,31 @@ def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
     assert any("No recommendation" in w.value for w in at.warning)
 
 
+def test_live_chart_sends_the_hover_table_once(monkeypatch, storage):
+    """The study's hover data goes to the browser with the first render only; later budget
+    changes send each trace's rows in it (`meta`), not its text and numbers again."""
+    at = app(monkeypatch, storage, "alpha")
+    first = json.loads(at.get("bidi_component")[0].proto.json)
+    d = dd.load_study_data(storage, "alpha")
+    table = first["table"]
+    assert len(table["text"]) == d.n and table["ncol"] == 8
+    custom = np.frombuffer(base64.b64decode(table["custom"]), "<f4").reshape(d.n, 8)
+    assert (custom[:, 0] == d.cols["number"]).all()  # customdata[0] is the trial number
+    fig = json.loads(first["figure"])
+    marked = [t for t in fig["data"] if t.get("meta") is not None]
+    assert marked and all("text" not in t and "customdata" not in t for t in marked)
+    assert sum(len(t["meta"]) for t in marked if t["mode"] == "markers"
+               and t["name"] not in ("recommended", "selected")) == points(fig)
+    t = d.cols["ttft_ms"][d.complete]
+    at.sidebar.select_slider(key="max_ttft:alpha").set_value(
+        ttft_options(t.min(), t.max(), 4000.0)[8]).run()
+    again = json.loads(at.get("bidi_component")[0].proto.json)
+    assert again["table"] is None and again["table_key"] == first["table_key"]
+    at.sidebar.radio(key="family").set_value("general").run()  # other hover numbers: resent
+    general = json.loads(at.get("bidi_component")[0].proto.json)
+    assert general["table_key"] != first["table_key"] and general["table"] is not None
+
+
 def test_unstable_recommendation_is_flagged(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'shaky.db'}"
     build_study(url, "shaky", n=40, seed=4)  # one unstable trial on the front

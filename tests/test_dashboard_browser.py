@@ -78,6 +78,15 @@ CHART_STATE_JS = """() => { const g = document.querySelector('.js-plotly-plot');
           xrange: g._fullLayout.xaxis.range.map(v => +v.toFixed(4))}; }"""
 
 
+# Every plotted point has its hover data (filled in the browser from the study's hover table):
+# a configuration text and a customdata row starting with its trial number.
+HOVER_JS = """() => document.querySelector('.js-plotly-plot')._fullData
+  .filter(t => (t.mode || '').includes('markers'))
+  .every(t => t.text.length === t.x.length && t.customdata.length === t.x.length
+              && t.text.every(s => typeof s === 'string' && s.length > 10)
+              && t.customdata.every(r => Number.isInteger(Number(r[0]))))"""
+
+
 def _drag_zoom(page) -> list[float]:
     """Zoom into the middle of the plot with the mouse, as a user would; the new x range."""
     box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
@@ -174,6 +183,7 @@ def test_pareto_chart_in_chromium(served):
         page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
         counts = page.evaluate(COUNT_JS)
         assert counts["trials"] == expected, counts
+        assert page.evaluate(HOVER_JS), "a plotted point lacks its hover data"
         assert counts["drawn"] >= expected, counts  # every trial is a drawn marker
         if mode == "webgl":
             assert "scattergl" in counts["types"] and counts["webgl"] == expected, counts
@@ -196,6 +206,7 @@ def test_pareto_chart_in_chromium(served):
         after = page.evaluate(COUNT_JS)
         assert after["trials"] == expected, after  # over-budget trials are greyed, not hidden
         assert after["drawn"] >= expected, after
+        assert page.evaluate(HOVER_JS), "a plotted point lacks its hover data"
         # updated in place: the same plot element, and the user's zoom survived the new budget
         assert page.evaluate(CHART_STATE_JS) == {"marked": True, "xrange": zoomed}
         page.evaluate("() => Plotly.relayout(document.querySelector('.js-plotly-plot'),"

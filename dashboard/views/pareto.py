@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..charts import PARETO_CONFIG, pareto_figure
+from ..charts import PARETO_CONFIG, hover_table, pareto_figure
 from ..data import accuracy_label, front_csv, front_table, state_counts
 from ..live_chart import live_chart
 from ..sidebar import Context
@@ -35,7 +35,8 @@ def render(ctx: Context) -> None:
                      f"reference point ({view.reference[0]:,.0f} ms, {-view.reference[1]:.3f})")
     m[3].metric("recommended", "none" if rec.choice is None else f"trial {rec.choice['number']}")
     picked = live_chart(pareto_figure(d, view, st.session_state.get("selected_trial")),
-                        key="pareto_chart", config=PARETO_CONFIG)
+                        key="pareto_chart", config=PARETO_CONFIG,
+                        table=hover_table(d, ctx.family))
     if picked is not None and picked != st.session_state.get("selected_trial"):
         st.session_state["selected_trial"] = picked
         st.rerun()
