@@ -177,7 +177,8 @@ def main() -> None:
             f"(projector + prefill) measured here, the two scales fitted on the other four "
             f"configurations (leave-one-out): RMS error {rmse:.0%}."
             + (f" {sum(r['unstable'] for r in runs.values())} of {len(runs)} measurements were "
-               "flagged unstable (a busy machine): rerun on a quiet one before reading ratios."
+               "flagged unstable (IQR over 10% of the median, or canary drift): their ratios "
+               "carry that spread."
                if any(r["unstable"] for r in runs.values()) else ""))
     save("published", {"published": {k: {str(kk): vv for kk, vv in v.items()}
                                      for k, v in pub.items()},

@@ -7,6 +7,7 @@ Replaces the block between `<!-- benchmarks:start -->` and `<!-- benchmarks:end 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ def main() -> None:
     for name in ORDER + sorted(p.stem for p in results.glob("*.md") if p.stem not in ORDER):
         path = results / f"{name}.md"
         if path.is_file():
-            parts.append(path.read_text().strip())
+            parts.append(path.read_text().strip() + _machine_line(results / f"{name}.json"))
     readme = ROOT / "README.md"
     text = readme.read_text()
     if START not in text or END not in text:
@@ -30,6 +31,17 @@ def main() -> None:
     _, tail = rest.split(END, 1)
     readme.write_text(head + START + "\n" + "\n\n".join(parts) + "\n" + END + tail)
     print(f"README.md: {len(parts)} benchmark tables")
+
+
+def _machine_line(json_path: Path) -> str:
+    """A visible line naming the machine a table was measured on: tables in the README come
+    from different runs, sometimes on different hosts, and their milliseconds differ."""
+    try:
+        m = json.loads(json_path.read_text())["machine"]
+    except (OSError, KeyError, ValueError):
+        return ""
+    return (f"\n\n*Measured on {m['device']}, {m['date']}, load {m['loadavg_1m']:.2f} "
+            f"(torch {m['versions'].get('torch', '?')}).*")
 
 
 if __name__ == "__main__":
