@@ -16,7 +16,7 @@ EXAMPLES = """examples:
 
 tiers: 0 analytic surrogate (<10 ms); 1 legibility measured with Tesseract on synthetic pages
 (seconds per new resolution, cached); 2 this encoder probed on the synthetic reading task
-(minutes, bounded by --budget-s). Every value is "proxy accuracy (family, tier k)" with its
+(tens of seconds, bounded by --budget-s; sees resolution and width, depth stays a prior). Every value is "proxy accuracy (family, tier k)" with its
 uncertainty and leave-one-out calibration error; the LLM-size effect is a calibrated prior.
 It is not TextVQA or any other benchmark score."""
 
@@ -64,7 +64,7 @@ def run(args) -> int:
             import time
             t0 = time.monotonic()
             options["report"] = lambda step, value: progress(  # returns None: never prunes
-                f"probe step {step}: held-out {value:.3f}",
+                f"probe, {step} crops: held-out {value:.3f}",
                 min(1.0, (time.monotonic() - t0) / args.budget_s))
         result = evaluate(cfg, spec.tier, **options).to_dict()
     finally:
