@@ -73,7 +73,8 @@ def pure() -> dict:
     json_s, _ = timed(lambda: fig.to_json(), 5)
     tight = Budgets(max_ttft_ms=float(np.nanmedian(d.cols["ttft_ms"])))
     slider_s, _ = timed(lambda: pareto_figure(d, front_view(d, "text_rich", tight)), 5)
-    return {"read_study_s": load_s, "read_study_optuna_s": optuna_s, "front_view_s": view_s, "first_figure_s": first_fig_s,
+    return {"read_study_s": load_s, "read_study_optuna_s": optuna_s, "front_view_s": view_s,
+            "first_figure_s": first_fig_s,
             "figure_s": fig_s, "figure_json_s": json_s, "slider_view_and_figure_s": slider_s,
             "complete": int(d.complete.sum()), "front": len(view.front)}
 

@@ -22,6 +22,7 @@ import csv
 import math
 import tempfile
 
+import numpy as np
 from scipy.stats import spearmanr
 
 from fastvlm.proxy.published import DATA_FILE
@@ -70,20 +71,16 @@ def measure_all(budget_s: float) -> dict[tuple[str, int], dict]:
 def _loo_predictions(pairs: list[tuple[tuple[float, float], float]]) -> list[float]:
     """Predict each published TTFT as s_e*encoder + s_p*rest measured here, the two scales
     least-squares fitted on the other configurations (non-negative, else one shared scale)."""
+    x = np.array([parts for parts, _ in pairs])
+    t = np.array([m1 for _, m1 in pairs])
     preds = []
     for i in range(len(pairs)):
-        train = [p for j, p in enumerate(pairs) if j != i]
-        (a11, a12, a22, b1, b2) = (sum(e * e for (e, _), _ in train),
-                                  sum(e * q for (e, q), _ in train),
-                                  sum(q * q for (_, q), _ in train),
-                                  sum(e * t for (e, _), t in train),
-                                  sum(q * t for (_, q), t in train))
-        det = a11 * a22 - a12 * a12
-        s_e, s_p = (a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
-        if s_e < 0 or s_p < 0:  # fall back to one shared scale
-            s_e = s_p = (b1 + b2) / (a11 + 2 * a12 + a22)
-        (e, q), _ = pairs[i]
-        preds.append(s_e * e + s_p * q)
+        keep = np.arange(len(pairs)) != i
+        scales = np.linalg.lstsq(x[keep], t[keep], rcond=None)[0]
+        if (scales < 0).any():  # one shared scale instead
+            total = x[keep].sum(1)
+            scales = np.full(2, total @ t[keep] / (total @ total))
+        preds.append(float(x[i] @ scales))
     return preds
 
 

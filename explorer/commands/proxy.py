@@ -16,9 +16,10 @@ EXAMPLES = """examples:
 
 tiers: 0 analytic surrogate (<10 ms); 1 legibility measured with Tesseract on synthetic pages
 (seconds per new resolution, cached); 2 this encoder probed on the synthetic reading task
-(tens of seconds, bounded by --budget-s; sees resolution and width, depth stays a prior). Every value is "proxy accuracy (family, tier k)" with its
-uncertainty and leave-one-out calibration error; the LLM-size effect is a calibrated prior.
-It is not TextVQA or any other benchmark score."""
+(tens of seconds, bounded by --budget-s; sees resolution and width, depth stays a prior).
+Every value is "proxy accuracy (family, tier k)" with its uncertainty and leave-one-out
+calibration error; the LLM-size effect is a calibrated prior. It is not TextVQA or any other
+benchmark score."""
 
 
 def register(sub) -> None:

@@ -114,7 +114,8 @@ def measured_legibilities(resolution: int, seed: int = 0) -> tuple[dict[str, flo
     values, notes = {}, []
     fits = load()["tiers"]["1"]
     for family in FAMILIES:
-        m = measured_legibility(resolution, family, seed=seed, text_scale=fits[family]["text_scale"])
+        m = measured_legibility(resolution, family, seed=seed,
+                                text_scale=fits[family]["text_scale"])
         values[family] = m.value
         notes.append(f"{family} legibility {m.value:.3f} +/- {m.stderr:.3f} measured by "
                      f"{m.reader} on {m.n_pages} pages{' (cached)' if m.cached else ''}")
