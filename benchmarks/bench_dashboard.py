@@ -60,7 +60,7 @@ def timed(fn, repeats: int = 1) -> tuple[float, object]:
 
 
 def pure() -> dict:
-    from dashboard.charts import pareto_figure
+    from dashboard.charts import figure_json, pareto_figure
     from dashboard.data import front_view, load_study_data
     from explorer.results import Budgets
 
@@ -70,7 +70,7 @@ def pure() -> dict:
     view_s, view = timed(lambda: front_view(d, "text_rich", b), 5)
     first_fig_s, _ = timed(lambda: pareto_figure(d, view))  # builds the hover texts once
     fig_s, fig = timed(lambda: pareto_figure(d, view), 5)
-    json_s, _ = timed(lambda: fig.to_json(), 5)
+    json_s, _ = timed(lambda: figure_json(fig), 5)
     tight = Budgets(max_ttft_ms=float(np.nanmedian(d.cols["ttft_ms"])))
     slider_s, _ = timed(lambda: pareto_figure(d, front_view(d, "text_rich", tight)), 5)
     return {"read_study_s": load_s, "read_study_optuna_s": optuna_s, "front_view_s": view_s,

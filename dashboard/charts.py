@@ -10,10 +10,14 @@ in `customdata` (what a click selects) and its whole configuration in the hover 
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import os
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .data import FAMILIES, FrontView, StudyData, accuracy_label, ttft_label
 
@@ -29,6 +33,8 @@ PARETO_CONFIG = {"displaylogo": False, "plotGlPixelRatio": 1}
 # Margins as plotly's auto-margin ends up with them (colorbar right, two legend rows below):
 # when the first draw already has them, plotly does not redraw every trace to make room.
 PARETO_MARGIN = dict(l=70, r=165, t=30, b=150)
+# numpy dtypes that plotly.js reads as typed arrays ({dtype, bdata}); others go as lists
+TYPED_ARRAYS = {"f4", "f8", "i1", "u1", "i2", "u2", "i4", "u4"}
 
 
 def token_sizes(tokens: np.ndarray) -> np.ndarray:
@@ -81,10 +87,6 @@ def _hover_text(data: StudyData) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def _f(v, digits: int = 1) -> str:
-    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{digits}f}"
-
-
 def _suffix(args: dict, extra: str) -> dict:
     return args | {"hovertemplate": args["hovertemplate"] + extra + "<extra></extra>"}
 
@@ -93,90 +95,145 @@ def _scatter(n: int):
     return go.Scattergl if n > GL_ABOVE else go.Scatter
 
 
-def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None) -> go.Figure:
+def _scatter_type(n: int) -> str:
+    return "scattergl" if n > GL_ABOVE else "scatter"
+
+
+def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None) -> dict:
+    """The Pareto scatter as a plotly figure dict (numpy arrays inside; `figure_json` sends it).
+
+    Built as plain dicts, not graph objects: plotly.py validates every element of every array
+    it is given, which cost more than all the rest of a budget-slider rerun on 10,000 trials."""
     fam, c = view.family, data.cols
-    x, y = c["ttft_ms"], data.proxy(fam)
+    # float32 halves what each budget change sends; finer than the 0.1 ms / 0.001 hover shows
+    x, y = c["ttft_ms"].astype(np.float32), data.proxy(fam).astype(np.float32)
     llms = sorted(set(c["llm"][view.shown].tolist()))
     symbol = {llm: LLM_SYMBOLS[i % len(LLM_SYMBOLS)] for i, llm in enumerate(llms)}
-    sizes = token_sizes(c["visual_tokens"]).astype(np.float32)
-    scatter = _scatter(int(view.shown.sum()))
-    fig = go.Figure()
+    sizes = data.memoised("marker_sizes",
+                          lambda: token_sizes(c["visual_tokens"]).astype(np.float32))
+    kind = _scatter_type(int(view.shown.sum()))
+    traces = []
     over_all = view.shown & ~view.feasible
     for llm in llms:
         over = np.flatnonzero(over_all & (c["llm"] == llm))
         if over.size:
-            fig.add_trace(scatter(
-                x=x[over], y=y[over], mode="markers", name=f"{llm}: over budget ({over.size})",
+            traces.append(dict(
+                type=kind, x=x[over], y=y[over], mode="markers",
+                name=f"{llm}: over budget ({over.size})",
                 **_suffix(hover(data, over, fam), "<br><i>over budget</i>"),
                 marker=dict(color=GREY, size=sizes[over], opacity=0.6, symbol=symbol[llm])))
     # one colour scale for every LLM's trace, drawn once. Not a layout.coloraxis: plotly's
     # legend cannot take a colour from one (it warns and draws the LLM symbols black).
     res = c["resolution"][view.shown]
     scale = dict(colorscale="Viridis", cmin=float(res.min()), cmax=float(res.max()),
-                 colorbar=dict(title="resolution (px)", x=1.02))
+                 colorbar=dict(title=dict(text="resolution (px)"), x=1.02))
     first = True
     for llm in llms:
         idx = np.flatnonzero(view.feasible & (c["llm"] == llm))
         if not idx.size:
             continue
-        fig.add_trace(scatter(
-            x=x[idx], y=y[idx], mode="markers", name=f"{llm} ({idx.size})",
+        traces.append(dict(
+            type=kind, x=x[idx], y=y[idx], mode="markers", name=f"{llm} ({idx.size})",
             **_suffix(hover(data, idx, fam), ""),
-            marker=dict(color=c["resolution"][idx], **scale, showscale=first, size=sizes[idx],
-                        symbol=symbol[llm], opacity=0.85, line=dict(width=0.5, color="white"))))
+            marker=dict(color=c["resolution"][idx].astype(np.float32), **scale,
+                        showscale=first, size=sizes[idx], symbol=symbol[llm], opacity=0.85,
+                        line=dict(width=0.5, color="white"))))
         first = False
     front = view.front
     if front.size:
-        fig.add_trace(go.Scatter(
-            x=x[front], y=y[front], mode="lines", line_shape="hv", name="feasible front",
-            line=dict(color=FRONT, width=2), hoverinfo="skip"))
-    _mark_references(fig, data, view)
-    _mark_choice(fig, data, view, selected)
-    _budget_lines(fig, view)
-    fig.update_layout(
-        xaxis=dict(type="log", title=ttft_label(data)),
-        yaxis=dict(title=accuracy_label(data, fam)),
+        traces.append(dict(
+            type="scatter", x=x[front], y=y[front], mode="lines", name="feasible front",
+            line=dict(color=FRONT, width=2, shape="hv"), hoverinfo="skip"))
+    traces += _references(data, view, x, y) + _choices(data, view, selected, x, y)
+    shapes, notes = _budget_lines(view)
+    layout = dict(
+        template=_template(), shapes=shapes, annotations=notes,
+        xaxis=dict(type="log", title=dict(text=ttft_label(data))),
+        yaxis=dict(title=dict(text=accuracy_label(data, fam))),
         legend=dict(orientation="h", y=-0.18), height=560, margin=PARETO_MARGIN,
         clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name,
         # plotly cannot derive a label colour from colour-axis markers (it warns, draws black)
         hoverlabel=dict(bgcolor="white", bordercolor="#777", font=dict(color="#222")))
-    return fig
+    return {"data": traces, "layout": layout}
 
 
-def _mark_references(fig: go.Figure, data: StudyData, view: FrontView) -> None:
+def _references(data: StudyData, view: FrontView, x: np.ndarray, y: np.ndarray) -> list[dict]:
     c = data.cols
     idx = np.flatnonzero(view.shown & (c["reference"] != ""))
-    if idx.size:
-        fig.add_trace(go.Scatter(
-            x=c["ttft_ms"][idx], y=data.proxy(view.family)[idx], mode="markers+text",
-            name="published FastVLM", textposition="top center",
-            **_suffix(hover(data, idx, view.family), ""), texttemplate=c["reference"][idx],
-            marker=dict(symbol="star", size=18, color="gold", line=dict(width=1, color="black"))))
+    if not idx.size:
+        return []
+    return [dict(type="scatter", x=x[idx], y=y[idx], mode="markers+text",
+                 name="published FastVLM", textposition="top center",
+                 **_suffix(hover(data, idx, view.family), ""), texttemplate=c["reference"][idx],
+                 marker=dict(symbol="star", size=18, color="gold",
+                             line=dict(width=1, color="black")))]
 
 
-def _mark_choice(fig: go.Figure, data: StudyData, view: FrontView, selected: int | None) -> None:
-    c = data.cols
-    marks = []
+def _choices(data: StudyData, view: FrontView, selected: int | None, x: np.ndarray,
+             y: np.ndarray) -> list[dict]:
+    """Rings around the recommended and the selected trial."""
+    c, marks = data.cols, []
     if view.recommendation.choice is not None:
         marks.append(("recommended", view.recommendation.choice["number"], "black"))
     if selected is not None and selected in set(c["number"][view.shown].astype(int).tolist()):
         marks.append(("selected", selected, "#1f77b4"))
+    out = []
     for name, number, colour in marks:
-        i = data.index_of(number)
-        fig.add_trace(go.Scatter(
-            x=[c["ttft_ms"][i]], y=[data.proxy(view.family)[i]], mode="markers", name=name,
-            **_suffix(hover(data, np.array([i]), view.family), f"<br><b>{name}</b>"),
+        i = np.array([data.index_of(number)])
+        out.append(dict(
+            type="scatter", x=x[i], y=y[i], mode="markers", name=name,
+            **_suffix(hover(data, i, view.family), f"<br><b>{name}</b>"),
             marker=dict(symbol="circle-open", size=26, color=colour, line=dict(width=3))))
+    return out
 
 
-def _budget_lines(fig: go.Figure, view: FrontView) -> None:
-    b = view.budgets
+def _budget_lines(view: FrontView) -> tuple[list[dict], list[dict]]:
+    """Dashed lines at the TTFT and proxy budgets, and their labels (shapes, annotations).
+    On a log axis a shape takes data values but an annotation takes log10 of them."""
+    b, dash = view.budgets, dict(dash="dash", color="grey")
+    shapes, notes = [], []
     if b.max_ttft_ms is not None:
-        fig.add_vline(x=b.max_ttft_ms, line=dict(dash="dash", color="grey"),
-                      annotation_text="max TTFT", annotation_position="top left")
+        shapes.append(dict(type="line", xref="x", x0=b.max_ttft_ms, x1=b.max_ttft_ms,
+                           yref="y domain", y0=0, y1=1, line=dash))
+        notes.append(dict(text="max TTFT", showarrow=False, xref="x",
+                          x=float(np.log10(b.max_ttft_ms)), xanchor="right",
+                          yref="y domain", y=1, yanchor="top"))
     if b.min_proxy is not None:
-        fig.add_hline(y=b.min_proxy, line=dict(dash="dash", color="grey"),
-                      annotation_text="min proxy", annotation_position="bottom right")
+        shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y",
+                           y0=b.min_proxy, y1=b.min_proxy, line=dash))
+        notes.append(dict(text="min proxy", showarrow=False, xref="x domain", x=1,
+                          xanchor="right", yref="y", y=b.min_proxy, yanchor="top"))
+    return shapes, notes
+
+
+@functools.cache
+def _template_json(name: str) -> dict:
+    return pio.templates[name].to_plotly_json()
+
+
+def _template() -> dict:
+    """The default plotly template (Streamlit's, in the app) as go.Figure would add it."""
+    return _template_json(pio.templates.default)
+
+
+def figure_json(fig: dict) -> str:
+    """JSON of a figure dict: numeric numpy arrays as plotly.js typed arrays (base64), others
+    as lists. A fraction of the size and time of lists of numbers."""
+    return json.dumps(fig, default=_encode, separators=(",", ":"))
+
+
+def _encode(v):
+    if isinstance(v, np.ndarray):
+        a = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<"))
+        if a.dtype.str == "<i8" and a.size and np.abs(a).max() < 2**31:
+            a = a.astype("<i4")  # plotly.js has no 64-bit integer arrays
+        if a.dtype.str[1:] not in TYPED_ARRAYS:
+            return v.tolist()
+        spec = {"dtype": a.dtype.str[1:], "bdata": base64.b64encode(a.tobytes()).decode()}
+        return spec | ({"shape": ", ".join(map(str, a.shape))} if a.ndim > 1 else {})
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
 
 
 def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],

@@ -301,9 +301,9 @@ def _reason(row: dict) -> str:
 
 def state_counts(data: StudyData) -> dict[str, int]:
     """Trials per state; repeats (PRUNED, not evaluated again) are counted on their own."""
-    counts = Counter(REPEATS_STATE if r.get(REPEAT_ATTR) is not None else r["state"]
-                     for r in data.frame.rows)
-    return dict(counts)
+    return data.memoised("state_counts", lambda: dict(Counter(
+        REPEATS_STATE if r.get(REPEAT_ATTR) is not None else r["state"]
+        for r in data.frame.rows)))
 
 
 # ---- tables ----

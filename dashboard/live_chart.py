@@ -25,6 +25,8 @@ import plotly
 import plotly.graph_objects as go
 import streamlit as st
 
+from .charts import figure_json
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"  # Streamlit serves <app dir>/static/ at app/static/
 PLOTLY_JS = "plotly.min.js"
@@ -67,9 +69,10 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def live_chart(fig: go.Figure, key: str, config: dict,
+def live_chart(fig: dict, key: str, config: dict,
                table: tuple[str, np.ndarray, np.ndarray] | None = None) -> int | None:
-    """Draw `fig`; return customdata[0] (the trial number) of a point clicked in this rerun.
+    """Draw the figure dict `fig` (`charts.pareto_figure`); return customdata[0] (the trial
+    number) of a point clicked in this rerun.
 
     `table` = (key, text, customdata) of every row (`charts.hover_table`): traces whose `meta`
     lists their rows there are sent without their hover data, which the browser keeps from
@@ -84,11 +87,9 @@ def live_chart(fig: go.Figure, key: str, config: dict,
         data |= {"table_key": table[0],
                  "table": None if sent.get(key) == table[0] else _table_payload(table)}
         sent[key] = table[0]
-        for trace in fig.data:
-            if trace.meta is not None:
-                trace.update(text=None, customdata=None)
+        fig = fig | {"data": [_without_hover(t) for t in fig["data"]]}
     result = _component()(
-        key=key, data=data | {"figure": fig.to_json()}, on_clicked_change=lambda: None,
+        key=key, data=data | {"figure": figure_json(fig)}, on_clicked_change=lambda: None,
         on_failed_change=lambda: None, on_missing_change=lambda: None)
     if result.failed:
         st.session_state[FAILED] = result.failed
@@ -99,6 +100,12 @@ def live_chart(fig: go.Figure, key: str, config: dict,
     return None if result.clicked is None else int(result.clicked)
 
 
+def _without_hover(trace: dict) -> dict:
+    if trace.get("meta") is None:
+        return trace
+    return {k: v for k, v in trace.items() if k not in ("text", "customdata")}
+
+
 def _table_payload(table: tuple[str, np.ndarray, np.ndarray]) -> dict:
     _, text, custom = table
     custom = np.ascontiguousarray(custom, dtype="<f4")
@@ -106,8 +113,8 @@ def _table_payload(table: tuple[str, np.ndarray, np.ndarray]) -> dict:
             "custom": base64.b64encode(custom.tobytes()).decode("ascii")}
 
 
-def _fallback(fig: go.Figure, key: str, config: dict, reason: str) -> int | None:
-    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
+def _fallback(fig: dict, key: str, config: dict, reason: str) -> int | None:
+    event = st.plotly_chart(go.Figure(fig), key=key, on_select="rerun", selection_mode="points",
                             config=config)
     st.caption(f"Chart redrawn from scratch on every change: {reason}.")
     try:

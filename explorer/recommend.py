@@ -56,9 +56,11 @@ def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
     rec.tied_with = tied[1:]
     rec.fastest = min(feasible, key=lambda r: r["ttft_ms"])
     inside = {r["number"] for r in feasible}
-    over = [r for r in frame.complete() if r.get(key) is not None and r["number"] not in inside
-            and r[key] > choice[key] and not _tie(r, choice, key)]
-    rec.next_better = min(over, key=lambda r: r["ttft_ms"]) if over else None
+    # the fastest clearly-better trial outside the budgets: scan by speed, stop at the first
+    by_speed = sorted(frame.complete(), key=lambda r: r["ttft_ms"])
+    rec.next_better = next((r for r in by_speed if r.get(key) is not None
+                            and r[key] > choice[key] and r["number"] not in inside
+                            and not _tie(r, choice, key)), None)
     rec.reason = _explain(rec, key)
     return rec
 

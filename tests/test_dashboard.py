@@ -156,6 +156,11 @@ def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
     b = Budgets(max_ttft_ms=budget)
     assert metric(at, "within budget") != before
     assert metric(at, "front size") == str(len(frame.front(b)))
+    # the dashed budget line sits at the budget; its label too (log axis: log10 units)
+    layout = chart(at)["layout"]
+    assert [s["x0"] for s in layout["shapes"]] == [budget]
+    label = next(a for a in layout["annotations"] if a["text"] == "max TTFT")
+    assert label["x"] == pytest.approx(np.log10(budget))
     from explorer.recommend import recommend
 
     choice = recommend(frame, b).choice
@@ -356,7 +361,7 @@ def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):
     d = dd.load_study_data(storage, "alpha")
     view = dd.front_view(d, "text_rich", Budgets(max_ttft_ms=2000))
     monkeypatch.setattr(charts, "GL_ABOVE", 10)
-    fig = json.loads(charts.pareto_figure(d, view).to_json())
+    fig = json.loads(charts.figure_json(charts.pareto_figure(d, view)))
     trials = [t for t in fig["data"] if t.get("mode") == "markers"
               and t["name"] not in ("recommended", "selected")]
     assert {t["type"] for t in trials} == {"scattergl"}
