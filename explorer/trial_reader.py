@@ -46,11 +46,29 @@ def read_trials(study) -> list:
     return study.get_trials(deepcopy=False)
 
 
+def count_trials(storage, study_id: int) -> int | None:
+    """How many trials the study has, with one SQL count; None when `storage` is not an RDB
+    storage (the caller then asks Optuna)."""
+    backend = _rdb_storage(storage)
+    if backend is None:
+        return None
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    trials = models.TrialModel.__table__
+    with backend.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(trials)
+                            .where(trials.c.study_id == study_id)).scalar_one()
+
+
 def _rdb_backend(study):
+    return _rdb_storage(study._storage)
+
+
+def _rdb_storage(storage):
     from optuna.storages import RDBStorage
 
-    storage = study._storage  # optuna wraps RDB storages in a read cache, `_backend` inside
-    storage = getattr(storage, "_backend", storage)
+    storage = getattr(storage, "_backend", storage)  # optuna's read cache wraps RDB storages
     return storage if isinstance(storage, RDBStorage) else None
 
 

@@ -12,13 +12,16 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
+from optuna.trial import create_trial
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dd
 from dashboard.sidebar import ttft_options
 from explorer.results import Budgets, load_frame
+from explorer.storage import open_storage
 from tests.dashboard_fixtures import build_study, empty_study
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -388,6 +391,22 @@ def test_trial_count_and_export_zip(storage):
     assert name == f"alpha-{number}.zip"
     assert f"alpha-{number}/MODEL_CARD.md" in files
     assert f"alpha-{number}/fastvlm_explorer.json" in files
+
+
+def test_trial_count_on_a_journal_and_a_vanished_file(tmp_path):
+    journal = f"journal://{tmp_path / 'j.log'}"
+    study = optuna.create_study(storage=open_storage(journal), study_name="j",
+                                directions=["minimize", "maximize"])
+    for v in range(5):
+        study.add_trial(create_trial(values=[1.0 + v, 0.3]))
+    assert dd.trial_count(journal, "j") == 5  # no SQL here: found by trial-number look-ups
+    db = tmp_path / "gone.db"
+    build_study(f"sqlite:///{db}", "g", n=3, seed=0)
+    assert dd.trial_count(f"sqlite:///{db}", "g") == 3  # the storage is now kept open
+    db.unlink()
+    with pytest.raises(dd.DashboardError, match="no study storage"):
+        dd.trial_count(f"sqlite:///{db}", "g")
+    assert not db.exists()  # reported, not created empty by the kept connection
 
 
 def test_csv_has_the_cli_columns(storage):

@@ -41,9 +41,11 @@ def test_only_the_studys_own_trials(tmp_path):
     url = f"sqlite:///{tmp_path / 'two.db'}"
     build_study(url, "a", n=12, seed=1)
     build_study(url, "b", n=7, seed=2)
+    storage = open_storage(url)
     for name, n in (("a", 12), ("b", 7)):
-        got = trial_reader.read_trials(load_study(name, open_storage(url)))
+        got = trial_reader.read_trials(load_study(name, storage))
         assert [t.number for t in got] == list(range(n))
+        assert trial_reader.count_trials(storage, storage.get_study_id_from_name(name)) == n
 
 
 def test_falls_back_to_optuna_when_the_query_fails(tmp_path, monkeypatch):
@@ -63,6 +65,7 @@ def test_non_rdb_storages_use_optunas_reader(tmp_path):
     study.add_trial(create_trial(values=[1.0, 0.3], user_attrs={"x": 1}))
     got = trial_reader.read_trials(study)
     assert len(got) == 1 and isinstance(got[0], optuna.trial.FrozenTrial)
+    assert trial_reader.count_trials(study._storage, study._study_id) is None  # Optuna counts
 
 
 @pytest.mark.postgres
@@ -74,3 +77,4 @@ def test_same_rows_as_optuna_on_postgresql():
         fast = trial_reader.read_trials(study)
         assert all(isinstance(t, trial_reader.TrialView) for t in fast)
         assert rows_from_trials(fast) == rows_from_trials(study.get_trials(deepcopy=False))
+        assert trial_reader.count_trials(study._storage, study._study_id) == len(fast)
