@@ -3,8 +3,6 @@ study that gains trials is re-read and an unchanged one never is."""
 
 from __future__ import annotations
 
-import gc
-
 import streamlit as st
 
 from . import data, details
@@ -14,18 +12,7 @@ from . import data, details
 def study_data(url: str | None, name: str, n_trials: int) -> data.StudyData:
     """Shared and read-only: `st.cache_data` would unpickle a copy on every rerun (0.12 s for
     10,000 trials, a quarter of the slider budget); nothing mutates a StudyData but its memo."""
-    study = data.load_study_data(url, name)
-    _out_of_the_collectors_sight()
-    return study
-
-
-def _out_of_the_collectors_sight() -> None:
-    """10,000 trials are ~120,000 long-lived Python objects, which every full garbage
-    collection walks again: 0.13 s, at arbitrary points of later reruns (slider-step scripts
-    took 0.04 to 0.21 s). Frozen objects are skipped by the cycle collector; reference counting
-    still frees them when the cache drops the study."""
-    gc.collect()
-    gc.freeze()
+    return data.load_study_data(url, name)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
