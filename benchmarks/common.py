@@ -18,8 +18,24 @@ def machine() -> dict:
     from fastvlm.runtime import device_name, software_versions
 
     return {"device": device_name("cpu"), "cpus": os.cpu_count(),
-            "loadavg_1m": os.getloadavg()[0], "python": platform.python_version(),
-            "versions": software_versions(), "date": time.strftime("%Y-%m-%d %H:%M")}
+            "loadavg_1m": os.getloadavg()[0], "cpu_probe": cpu_probe(),
+            "python": platform.python_version(), "versions": software_versions(),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def cpu_probe(repeats: int = 7, n: int = 5_000_000) -> dict:
+    """A fixed pure-Python loop timed `repeats` times. On a shared (virtual) host its time
+    varies although the load average says idle (0.53 to 0.77 s for one loop, a minute apart,
+    on the AMD EPYC host), and so do every benchmark's milliseconds; the spread says how much
+    to trust a difference between runs. spread = (slowest - fastest) / median."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sum(range(n))
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    median = times[len(times) // 2]
+    return {"median_ms": 1e3 * median, "spread": (times[-1] - times[0]) / median}
 
 
 def save(name: str, data: dict, markdown: str) -> None:

@@ -40,8 +40,10 @@ def _machine_line(json_path: Path) -> str:
         m = json.loads(json_path.read_text())["machine"]
     except (OSError, KeyError, ValueError):
         return ""
-    return (f"\n\n*Measured on {m['device']}, {m['date']}, load {m['loadavg_1m']:.2f} "
-            f"(torch {m['versions'].get('torch', '?')}).*")
+    probe = m.get("cpu_probe")
+    steadiness = f", CPU probe spread {probe['spread']:.0%}" if probe else ""
+    return (f"\n\n*Measured on {m['device']}, {m['date']}, load {m['loadavg_1m']:.2f}"
+            f"{steadiness} (torch {m['versions'].get('torch', '?')}).*")
 
 
 if __name__ == "__main__":
