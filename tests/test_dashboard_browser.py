@@ -239,3 +239,22 @@ def test_chart_falls_back_when_plotly_js_cannot_load(served):
         page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
         assert page.evaluate(COUNT_JS)["trials"] == expected
         assert page.locator(".fv-live-chart").count() == 0
+
+
+def test_hover_data_survives_a_visit_to_another_page(served):
+    """The hover table goes to the browser once per session. Leaving the Pareto page unmounts
+    the live chart; back on it, every point must still have its hover data (kept by the page,
+    or sent again after the page reports it "missing")."""
+    live = "n => { const g = document.querySelector('.fv-live-chart.js-plotly-plot');" \
+           " if (!g || !g._fullData) return false; let k = 0;" \
+           " for (const t of g._fullData) k += (t.x || []).length; return k >= n; }"
+    with chromium_page(served) as (page, expected):
+        page.goto(served[0], wait_until="domcontentloaded")
+        page.wait_for_function(live, arg=expected, timeout=60_000)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Search", exact=True).click()
+        page.wait_for_function("() => !document.querySelector('.fv-live-chart')",
+                               timeout=30_000)
+        sidebar.get_by_text("Pareto front", exact=True).click()
+        page.wait_for_function(live, arg=expected, timeout=60_000)
+        assert page.evaluate(HOVER_JS), "a plotted point lacks its hover data"
