@@ -20,11 +20,12 @@ def trial(url: str | None, name: str, number: int, n_trials: int) -> details.Tri
     return details.load_trial(url, name, number)
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing parameter importances...")
-def importances(url: str | None, name: str, objective: int, n_trials: int) -> dict | str:
-    """Importances, or the reason there are none (cached too, so a failure is not retried)."""
+@st.cache_data(max_entries=8, show_spinner="Computing parameter importances...")
+def importances(url: str | None, name: str, n_trials: int) -> list[dict | str] | str:
+    """Importances (or why none) per objective, or why the study could not be read (cached
+    too, so a failure is not retried)."""
     try:
-        return details.importances(url, name, objective)
+        return details.importances(url, name)
     except data.DashboardError as e:
         return str(e)
 

@@ -90,32 +90,42 @@ def counts_table(rec: TrialRecord) -> list[dict]:
     return rows
 
 
-def importances(url: str | None, study: str, objective: int) -> dict[str, float]:
-    """Parameter importances for one objective (PED-ANOVA: fast, no scikit-learn).
+def importances(url: str | None, study: str) -> list[dict[str, float] | str]:
+    """Parameter importances per objective (PED-ANOVA: fast, no scikit-learn), or for each
+    objective the one-line reason there are none (too few complete trials, evaluator error).
 
+    The complete trials are read once, with SQL (`read_frozen_trials`), for all objectives:
+    reading them through Optuna took 6.2 s for 10,000 trials, the evaluation 0.3 s each.
     PED-ANOVA ranks low `target` values as good, so maximised objectives are negated here
-    (optuna-dashboard#1329 computed the wrong tail). Raises `DashboardError` when there are
-    too few complete trials or the evaluator fails.
+    (optuna-dashboard#1329 computed the wrong tail).
+    Raises `DashboardError` when the study cannot be read.
     """
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
-    from optuna.trial import TrialState
 
     from explorer.storage import load_study
+    from explorer.trial_reader import read_frozen_trials
 
     storage = _storage(url)
     try:
         s = load_study(study, storage)
+        done = read_frozen_trials(s)
     except Exception as e:
         raise DashboardError(_first_line(e)) from None
-    n = len(s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    if n < 10:
-        raise DashboardError(f"parameter importances need at least 10 complete trials ({n} so far)")
-    sign = -1.0 if s.directions[objective] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return get_param_importances(s, evaluator=PedAnovaImportanceEvaluator(),
-                                         target=lambda t: sign * t.values[objective])
-    except Exception as e:
-        raise DashboardError(f"importance evaluation failed: {_first_line(e)}") from None
+    if len(done) < 10:
+        return [f"parameter importances need at least 10 complete trials ({len(done)} so far)"
+                ] * len(s.directions)
+    mem = optuna.create_study(directions=s.directions)  # in memory: evaluators take a study
+    mem.add_trials(done)
+    out = []
+    for objective, direction in enumerate(s.directions):
+        sign = -1.0 if direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out.append(get_param_importances(
+                    mem, evaluator=PedAnovaImportanceEvaluator(),
+                    target=lambda t, k=objective, sign=sign: sign * t.values[k]))
+        except Exception as e:
+            out.append(f"importance evaluation failed: {_first_line(e)}")
+    return out

@@ -253,6 +253,25 @@ def test_search_page(monkeypatch, storage):
     assert "for ttft_ms" in keys and "for proxy_text_rich" in keys  # importances per objective
 
 
+def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch):
+    from dashboard import details
+    from explorer import storage as explorer_storage
+
+    loads = []
+    real = explorer_storage.load_study
+    monkeypatch.setattr(explorer_storage, "load_study", lambda *a: loads.append(a) or real(*a))
+    ttft, proxy = details.importances(storage, "alpha")
+    assert len(loads) == 1  # the slow part, once for both objectives
+    for imp in (ttft, proxy):
+        assert set(imp) and all(v >= 0 for v in imp.values())
+        assert sum(imp.values()) == pytest.approx(1.0)
+    few = f"sqlite:///{tmp_path / 'few.db'}"
+    build_study(few, "few", n=6, seed=1)
+    assert all("at least 10 complete trials" in m for m in details.importances(few, "few"))
+    with pytest.raises(dd.DashboardError, match="few"):
+        details.importances(few, "nope")
+
+
 def test_compare_page_marks_configs_on_every_front(monkeypatch, storage):
     at = app(monkeypatch, storage, "alpha")
     at.sidebar.radio(key="page").set_value("Compare studies").run()

@@ -37,6 +37,24 @@ def test_same_rows_as_optuna_on_sqlite(tmp_path):
     assert [t.state for t in fast][-2:] == [TrialState.RUNNING, TrialState.FAIL]
 
 
+def _same_frozen(fast: list, slow: list) -> bool:
+    """Equal in what Optuna's analyses read: everything but attributes, intermediate values."""
+    keys = ("number", "state", "values", "params", "distributions", "datetime_start",
+            "datetime_complete", "_trial_id")
+    return len(fast) == len(slow) and all(
+        getattr(a, k) == getattr(b, k) for a, b in zip(fast, slow) for k in keys)
+
+
+def test_frozen_trials_as_optuna_reads_them(tmp_path):
+    study = _study(f"sqlite:///{tmp_path / 'fz.db'}")
+    for states in ((TrialState.COMPLETE,), (TrialState.FAIL, TrialState.RUNNING)):
+        fast = trial_reader.read_frozen_trials(study, states)
+        slow = study.get_trials(deepcopy=False, states=states)
+        assert fast and _same_frozen(fast, slow), states
+        assert all(t.user_attrs == {} for t in fast)  # not read: analyses do not need them
+    assert all(t.params for t in trial_reader.read_frozen_trials(study))  # with parameters
+
+
 def test_only_the_studys_own_trials(tmp_path):
     url = f"sqlite:///{tmp_path / 'two.db'}"
     build_study(url, "a", n=12, seed=1)
@@ -66,6 +84,8 @@ def test_non_rdb_storages_use_optunas_reader(tmp_path):
     got = trial_reader.read_trials(study)
     assert len(got) == 1 and isinstance(got[0], optuna.trial.FrozenTrial)
     assert trial_reader.count_trials(study._storage, study._study_id) is None  # Optuna counts
+    frozen = trial_reader.read_frozen_trials(study)
+    assert len(frozen) == 1 and frozen[0].user_attrs == {"x": 1}  # Optuna's own FrozenTrial
 
 
 @pytest.mark.postgres
@@ -78,3 +98,6 @@ def test_same_rows_as_optuna_on_postgresql():
         assert all(isinstance(t, trial_reader.TrialView) for t in fast)
         assert rows_from_trials(fast) == rows_from_trials(study.get_trials(deepcopy=False))
         assert trial_reader.count_trials(study._storage, study._study_id) == len(fast)
+        done = (TrialState.COMPLETE,)
+        assert _same_frozen(trial_reader.read_frozen_trials(study, done),
+                            study.get_trials(deepcopy=False, states=done))

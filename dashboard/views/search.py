@@ -24,9 +24,11 @@ def render(ctx: Context) -> None:
                f"({ref[0]:,.0f} ms, proxy {-ref[1]:.3f}).")
     st.subheader("Parameter importances (PED-ANOVA)")
     cols = st.columns(len(d.frame.metric_names))
-    for i, (col, name) in enumerate(zip(cols, d.frame.metric_names)):
+    found = cache.importances(ctx.url, d.name, ctx.n_trials)
+    if isinstance(found, str):  # the study could not be read: say so under each objective
+        found = [found] * len(cols)
+    for i, (col, name, imp) in enumerate(zip(cols, d.frame.metric_names, found)):
         with col:
-            imp = cache.importances(ctx.url, d.name, i, ctx.n_trials)
             if isinstance(imp, str):
                 st.info(f"{name}: {imp}")
             else:
