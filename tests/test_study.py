@@ -160,7 +160,9 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["pareto", "--study", "nope"], "no study 'nope' in this storage; available: tiny"),
-    (["export", "--study", "tiny", "--trial", "99", "--out", "x"], "no trial 99"),
+    (["export", "--study", "tiny", "--trial", "99", "--out", "x"],
+     "no trial 99 in study 'tiny'; valid: 0..0"),
+    (["export", "--study", "tiny", "--trial", "-1", "--out", "x"], "no trial -1"),
 ])
 def test_reading_errors_are_one_line(tmp_path, args, fragment):
     sweep(load_spec(write_tiny_study(tmp_path, trials=1)))

@@ -29,14 +29,10 @@ def run(args) -> int:
     from explorer.errors import UsageError
     from explorer.export import export_files, write_export
     from explorer.records import TrialRecord
-    from explorer.storage import load_study, open_storage
+    from explorer.storage import load_study, open_storage, trial_by_number
 
     study = load_study(args.study, open_storage(args.storage, create=False))
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    if args.trial not in trials:
-        raise UsageError(f"no trial {args.trial} in study {args.study!r}; valid: 0.."
-                         f"{max(trials) if trials else -1}")
-    trial = trials[args.trial]
+    trial = trial_by_number(study, args.trial)
     rec = TrialRecord.from_user_attrs(trial.user_attrs)
     if rec is None or trial.state.name != "COMPLETE":
         raise UsageError(f"trial {args.trial} is {trial.state.name.lower()} "
