@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{n['slider_redraw_p90_s'] / o['slider_redraw_p90_s']:.2f}. Both servers read "
             "the 10,000-trial study of bench_dashboard; one headless Chromium drove both "
             "pages, steps alternating (benchmarks/ab_dashboard.py).")
-    save("dashboard_ab", {"ref": args.ref, "steps_s": times, "stats": stats}, md)
+    save("dashboard_ab", {"ref": args.ref, "steps_s": times, "stats": stats}, md,
+         script="benchmarks/ab_dashboard.py")
 
 
 if __name__ == "__main__":

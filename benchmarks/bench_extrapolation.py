@@ -38,7 +38,7 @@ def main() -> None:
         visual = torch.randn(1, cfg.visual_tokens, cfg.llm.hidden_size)
         ids = torch.randint(0, 1000, (1, cfg.prompt_tokens))
 
-        def run(layers):
+        def run(layers, pf=pf):  # this case's model (the loop rebinds `pf`)
             pf.num_layers = layers
             return pf(visual, ids)
 
