@@ -11,13 +11,11 @@ in `customdata` (what a click selects) and its whole configuration in the hover 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import os
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from .data import FAMILIES, FrontView, StudyData, accuracy_label, ttft_label
 
@@ -147,13 +145,16 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
     traces += _references(data, view, x, y) + _choices(data, view, selected, x, y)
     shapes, notes = _budget_lines(view)
     layout = dict(
-        template=_template(), shapes=shapes, annotations=notes,
+        shapes=shapes, annotations=notes,  # no template: plotly.js's look, as before (*)
         xaxis=dict(type="log", title=dict(text=ttft_label(data))),
         yaxis=dict(title=dict(text=accuracy_label(data, fam))),
         legend=dict(orientation="h", y=-0.18), height=560, margin=PARETO_MARGIN,
         clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name,
         # plotly cannot derive a label colour from colour-axis markers (it warns, draws black)
         hoverlabel=dict(bgcolor="white", bordercolor="#777", font=dict(color="#222")))
+    # (*) go.Figure added Streamlit's template, whose only content is a placeholder colourway
+    # (#000001...) that st.plotly_chart swaps for the theme's colours; every trace here sets its
+    # own colours, so the chart looked like plotly.js's defaults anyway.
     return {"data": traces, "layout": layout}
 
 
@@ -204,16 +205,6 @@ def _budget_lines(view: FrontView) -> tuple[list[dict], list[dict]]:
         notes.append(dict(text="min proxy", showarrow=False, xref="x domain", x=1,
                           xanchor="right", yref="y", y=b.min_proxy, yanchor="top"))
     return shapes, notes
-
-
-@functools.cache
-def _template_json(name: str) -> dict:
-    return pio.templates[name].to_plotly_json()
-
-
-def _template() -> dict:
-    """The default plotly template (Streamlit's, in the app) as go.Figure would add it."""
-    return _template_json(pio.templates.default)
 
 
 def figure_json(fig: dict) -> str:
