@@ -84,15 +84,18 @@ def _storage(url: str | None):
 
     url = url or default_storage_url()
     try:
-        if is_sqlite(url) and not Path(url.removeprefix("sqlite:///")).is_file():
+        if not is_sqlite(url):
+            return _open_storage(url, None)
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
             return open_storage(url, create=False)  # raises the one-line "no storage" error
-        return _open_storage(url)
+        return _open_storage(url, path.stat().st_ino)  # a file made anew is opened anew
     except Exception as e:  # StudyError / UsageError carry a one-line message already
         raise DashboardError(str(e)) from None
 
 
 @functools.lru_cache(maxsize=8)
-def _open_storage(url: str):
+def _open_storage(url: str, inode: int | None):
     from explorer.storage import open_storage
 
     return open_storage(url, create=False)  # thread-safe: SQLAlchemy pools the connections

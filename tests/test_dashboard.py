@@ -426,6 +426,8 @@ def test_trial_count_on_a_journal_and_a_vanished_file(tmp_path):
     with pytest.raises(dd.DashboardError, match="no study storage"):
         dd.trial_count(f"sqlite:///{db}", "g")
     assert not db.exists()  # reported, not created empty by the kept connection
+    build_study(f"sqlite:///{db}", "g", n=5, seed=1)  # a new sweep, same file name
+    assert dd.trial_count(f"sqlite:///{db}", "g") == 5  # read from the new file
 
 
 def test_csv_has_the_cli_columns(storage):
