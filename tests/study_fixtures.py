@@ -32,6 +32,7 @@ population_size = 4
 
 [run]
 trials = {trials}
+repeats = "{repeats}"
 
 [measure]
 device = "cpu"
@@ -44,10 +45,11 @@ max_n = {max_n}
 
 def write_tiny_study(folder: Path, name: str = "tiny", trials: int = 3, sampler: str = "random",
                      resolutions: str = "[64, 128]", budget_s: float = 0.3, min_n: int = 3,
-                     max_n: int = 5, max_ttft_ms: float = 1e6, extra_space: str = "") -> Path:
+                     max_n: int = 5, max_ttft_ms: float = 1e6, extra_space: str = "",
+                     repeats: str = "skip") -> Path:
     path = Path(folder) / f"{name}.toml"
     path.write_text(TINY_STUDY.format(name=name, trials=trials, sampler=sampler,
                                       resolutions=resolutions, budget_s=budget_s, min_n=min_n,
                                       max_n=max_n, max_ttft_ms=max_ttft_ms,
-                                      extra_space=extra_space))
+                                      extra_space=extra_space, repeats=repeats))
     return path

@@ -40,7 +40,9 @@ def worker(url, name, *extra):
 
 
 def test_three_workers_record_every_trial_exactly_once(tmp_path, pg_url):
-    create(tmp_path, pg_url, "w3", trials=9, resolutions="[64, 128, 192]")
+    # repeats evaluated: 9 trials from a 6-configuration space, whatever the workers propose
+    # (skipped repeats would stop the study once the 6 are done, with 6 to 8 complete)
+    create(tmp_path, pg_url, "w3", trials=9, resolutions="[64, 128, 192]", repeats="evaluate")
     procs = [worker(pg_url, "w3") for _ in range(3)]
     logs = [p.communicate(timeout=900) for p in procs]
     for p, (out, err) in zip(procs, logs):
