@@ -89,12 +89,12 @@ def _suffix(args: dict, extra: str) -> dict:
     return args | {"hovertemplate": args["hovertemplate"] + extra + "<extra></extra>"}
 
 
-def _scatter(n: int):
-    return go.Scattergl if n > GL_ABOVE else go.Scatter
-
-
 def _scatter_type(n: int) -> str:
     return "scattergl" if n > GL_ABOVE else "scatter"
+
+
+def _scatter(n: int):
+    return go.Scattergl if _scatter_type(n) == "scattergl" else go.Scatter
 
 
 def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None) -> dict:

@@ -112,7 +112,7 @@ def list_studies(url: str | None) -> list[str]:
 
 def trial_count(url: str | None, name: str) -> int:
     """Number of trials in study `name`, without reading them; it keys the app's cache of the
-    study. Other than RDB storages: trial numbers are 0..n-1, found with O(log n) look-ups."""
+    study."""
     storage = _storage(url)
     try:
         study_id = storage.get_study_id_from_name(name)
@@ -121,29 +121,9 @@ def trial_count(url: str | None, name: str) -> int:
         raise DashboardError(f"no study {name!r} in this storage; available: "
                              f"{', '.join(names) if names else '(none)'}") from None
     try:
-        counted = count_trials(storage, study_id)  # one SQL count on RDB storages
+        return count_trials(storage, study_id)
     except Exception as e:
         raise DashboardError(f"cannot count the trials of {name!r}: {_first_line(e)}") from None
-    if counted is not None:
-        return counted
-
-    def exists(number: int) -> bool:
-        try:
-            storage.get_trial_id_from_study_id_trial_number(study_id, number)
-            return True
-        except KeyError:
-            return False
-
-    if not exists(0):
-        return 0
-    hi = 1
-    while exists(hi):
-        hi *= 2
-    lo = hi // 2  # exists(lo), not exists(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if exists(mid) else (lo, mid)
-    return lo + 1
 
 
 def load_study_data(url: str | None, name: str) -> StudyData:

@@ -114,7 +114,9 @@ def trial_by_number(study, number: int):
     try:
         return storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study_id, number))
     except KeyError:
-        n = storage.get_n_trials(study_id)
+        from .trial_reader import count_trials
+
+        n = count_trials(storage, study_id)
         raise UsageError(f"no trial {number} in study {study.study_name!r}; valid: "
                          + (f"0..{n - 1}" if n else "none (the study has no trials)")) from None
 

@@ -51,12 +51,13 @@ def read_trials(study) -> list:
     return study.get_trials(deepcopy=False)
 
 
-def count_trials(storage, study_id: int) -> int | None:
-    """How many trials the study has, with one SQL count; None when `storage` is not an RDB
-    storage (the caller then asks Optuna)."""
+def count_trials(storage, study_id: int) -> int:
+    """How many trials the study has: one SQL count on RDB storages (Optuna's
+    `get_n_trials` reads every trial there: 6 s for 10,000); Optuna's count on the others,
+    which hold their trials in memory."""
     backend = _rdb_storage(storage)
     if backend is None:
-        return None
+        return storage.get_n_trials(study_id)
     import sqlalchemy as sa
     from optuna.storages._rdb import models
 

@@ -418,7 +418,7 @@ def test_trial_count_on_a_journal_and_a_vanished_file(tmp_path):
                                 directions=["minimize", "maximize"])
     for v in range(5):
         study.add_trial(create_trial(values=[1.0 + v, 0.3]))
-    assert dd.trial_count(journal, "j") == 5  # no SQL here: found by trial-number look-ups
+    assert dd.trial_count(journal, "j") == 5  # no SQL here: Optuna's own count
     db = tmp_path / "gone.db"
     build_study(f"sqlite:///{db}", "g", n=3, seed=0)
     assert dd.trial_count(f"sqlite:///{db}", "g") == 3  # the storage is now kept open

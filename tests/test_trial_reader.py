@@ -83,7 +83,7 @@ def test_non_rdb_storages_use_optunas_reader(tmp_path):
     study.add_trial(create_trial(values=[1.0, 0.3], user_attrs={"x": 1}))
     got = trial_reader.read_trials(study)
     assert len(got) == 1 and isinstance(got[0], optuna.trial.FrozenTrial)
-    assert trial_reader.count_trials(study._storage, study._study_id) is None  # Optuna counts
+    assert trial_reader.count_trials(study._storage, study._study_id) == 1  # Optuna counts
     frozen = trial_reader.read_frozen_trials(study)
     assert len(frozen) == 1 and frozen[0].user_attrs == {"x": 1}  # Optuna's own FrozenTrial
 
