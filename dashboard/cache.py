@@ -38,3 +38,8 @@ def studies(url: str | None) -> list[str]:
 @st.cache_data(ttl=2, show_spinner=False)
 def trial_count(url: str | None, name: str) -> int:
     return data.trial_count(url, name)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def confirmation(url: str | None, name: str, number: int) -> dict | None:
+    return data.confirmation(url, name, number)

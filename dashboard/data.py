@@ -126,6 +126,20 @@ def trial_count(url: str | None, name: str) -> int:
         raise DashboardError(f"cannot count the trials of {name!r}: {_first_line(e)}") from None
 
 
+def confirmation(url: str | None, name: str, number: int) -> dict | None:
+    """`fastvlm-explore confirm`'s record of trial `number` (None: never confirmed), read from
+    the study's attributes alone: a confirmation adds no trial, so the cached study would not
+    show it."""
+    from explorer.confirm import CONFIRMATIONS_ATTR
+
+    storage = _storage(url)
+    try:
+        attrs = storage.get_study_user_attrs(storage.get_study_id_from_name(name))
+    except Exception as e:
+        raise DashboardError(f"cannot read study {name!r}: {_first_line(e)}") from None
+    return (attrs.get(CONFIRMATIONS_ATTR) or {}).get(str(number))
+
+
 def load_study_data(url: str | None, name: str) -> StudyData:
     """All trials of `name` as rows and columns (the slow step; cached by the app)."""
     from explorer.storage import load_study

@@ -18,7 +18,7 @@ import sys
 COMMANDS = {
     "presets": "presets", "measure": "measure", "proxy": "proxy", "sweep": "sweep",
     "worker": "sweep", "pareto": "pareto", "recommend": "recommend", "export": "export",
-    "dashboard": "dashboard", "cache": "cache",
+    "confirm": "confirm", "dashboard": "dashboard", "cache": "cache",
 }
 
 

@@ -94,6 +94,9 @@ FRAME_COLUMNS = {
     "gflops_encoder": "", "gflops_prefill": "", "gflops_total": "",
     "encoder_gflops_s": "achieved", "prefill_gflops_s": "", "peak_gflops_s": "matmul roof",
     "error": "failure reason", "datetime_complete": "ISO time",
+    "confirmed_ttft_ms": "median TTFT of `confirm`'s fresh processes (None: not confirmed)",
+    "confirmed_spread": "(max - min) / median of those processes' medians",
+    "confirmed_processes": "how many fresh processes measured it",
 }
 
 

@@ -15,6 +15,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from .confirm import CONFIRMATIONS_ATTR
 from .pareto import knee_index, pareto_mask, to_losses
 from .records import rows_from_trials
 from .storage import load_study, open_storage
@@ -149,7 +150,19 @@ def study_frame(study) -> StudyFrame:
     names = study.metric_names or [f"objective_{i}" for i in range(len(directions))]
     with _collector_paused():
         rows = rows_from_trials(read_trials(study))
-    return StudyFrame(study.study_name, directions, list(names), dict(study.user_attrs), rows)
+    attrs = dict(study.user_attrs)
+    attach_confirmations(rows, attrs.get(CONFIRMATIONS_ATTR) or {})
+    return StudyFrame(study.study_name, directions, list(names), attrs, rows)
+
+
+def attach_confirmations(rows: list[dict], confirmations: dict) -> None:
+    """Put `fastvlm-explore confirm`'s fresh-process medians (a study attribute, by trial
+    number) on the rows; every row gets the columns, None where not confirmed."""
+    for r in rows:
+        c = confirmations.get(str(r["number"])) or {}
+        r["confirmed_ttft_ms"] = c.get("median_ms")
+        r["confirmed_spread"] = c.get("spread")
+        r["confirmed_processes"] = c.get("processes")
 
 
 @contextlib.contextmanager

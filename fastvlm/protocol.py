@@ -65,12 +65,19 @@ class ProtocolResult:
     def unstable(self) -> bool:
         return self.drifted or bool(self.noisy)
 
+    @property
+    def canary_ms(self) -> float:
+        """The canary's median: how fast the host ran during this measurement (comparable
+        across processes on one machine, unlike the drift, which is within one)."""
+        return self.stats["canary"].median_ms
+
     def item_unstable(self, name: str) -> bool:
         return self.drifted or name in self.noisy
 
     def to_dict(self) -> dict:
         return {"cold_ms": self.cold_ms, "warmup_calls": self.warmup_calls,
-                "canary_drift": self.canary_drift, "unstable": self.unstable,
+                "canary_drift": self.canary_drift, "canary_ms": self.canary_ms,
+                "unstable": self.unstable,
                 "noisy_items": self.noisy,
                 "rounds": self.rounds, "elapsed_s": self.elapsed_s,
                 "stop_reason": self.stop_reason}

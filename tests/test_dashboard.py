@@ -242,6 +242,32 @@ def test_trial_page_selection_and_export(monkeypatch, storage):
                                     for w in at.warning)
 
 
+def test_trial_page_shows_a_confirmation_added_after_loading(monkeypatch, tmp_path):
+    """`confirm` adds no trial, so the cached study would not see it: the page reads it anew."""
+    from explorer.confirm import Confirmation
+
+    url = f"sqlite:///{tmp_path / 'confirmed.db'}"
+    build_study(url, "c", n=12, seed=3)
+    at = app(monkeypatch, url, "c")
+    at.sidebar.radio(key="page").set_value("Trial").run()
+    at.number_input(key="trial_input").set_value(0).run()
+    assert any("Not confirmed yet" in c.value and "--trials 0" in c.value for c in at.caption)
+    sweep_ms = load_frame("c", url).row(0)["ttft_ms"]
+    runs = [{"ttft_ms": sweep_ms * f, "encoder_ms": 1.0, "projector_ms": 1.0, "prefill_ms": 1.0,
+             "canary_ms": 2.0 * f} for f in (1.1, 1.3, 1.2)]
+    record = Confirmation(0, "x", sweep_ms, runs).to_dict() | {"date": "2026-11-26 15:00"}
+    study = optuna.load_study(study_name="c", storage=url)
+    study.set_user_attr("confirmations", {"0": record})
+    from dashboard import cache
+
+    cache.confirmation.clear()  # what its 5 s time-to-live does for a user
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "Confirmed in 3 fresh processes" in text and "+20% vs the sweep" in text
+    assert "spread 16.7%" in text and "(0.0% once the canary" in text
+    assert load_frame("c", url).row(0)["confirmed_ttft_ms"] == pytest.approx(1.2 * sweep_ms)
+
+
 def test_search_page(monkeypatch, storage):
     at = app(monkeypatch, storage, "alpha")
     at.sidebar.radio(key="page").set_value("Search").run()

@@ -45,6 +45,7 @@ def render(ctx: Context) -> None:
     ref = f" — published reference point `{rec.reference}`" if rec.reference else ""
     st.subheader(f"Trial {number}: {rec.summary}{ref}")
     _measurement(rec)
+    _confirmation(ctx, number)
     left, right = st.columns(2)
     with left:
         _proxy(rec)
@@ -68,6 +69,30 @@ def _measurement(rec) -> None:
         st.info("The LLM prefill was extrapolated from fewer layers (the full model did not "
                 "fit the measurement's memory budget).")
     st.dataframe(measurement_table(rec), hide_index=True, width="stretch")
+
+
+def _confirmation(ctx: Context, number: int) -> None:
+    try:
+        c = cache.confirmation(ctx.url, ctx.data.name, number)
+    except DashboardError as e:
+        st.error(str(e))
+        return
+    if not c or c.get("median_ms") is None:
+        st.caption(f"Not confirmed yet: `fastvlm-explore confirm --study {ctx.data.name} "
+                   f"--trials {number}` re-measures it in fresh processes (no cache).")
+        return
+    per_process = " / ".join(f"{v:,.0f}" for v in c["ttft_ms"])
+    spread = c.get("spread")
+    adjusted = c.get("canary_adjusted_spread")
+    st.markdown(
+        f"**Confirmed in {c['processes']} fresh processes** (no cache, {c.get('date', '')}): "
+        f"{c['median_ms']:,.0f} ms median, {c['ratio'] - 1:+.0%} vs the sweep's "
+        f"{c['sweep_ttft_ms']:,.0f} ms; per process {per_process} ms"
+        + (f", spread {spread:.1%}" if spread is not None else "")
+        + (f" ({adjusted:.1%} once the canary's view of the host speed is divided out)"
+           if adjusted is not None else "") + ".")
+    if c.get("errors"):
+        st.warning(f"{len(c['errors'])} confirmation run(s) failed: {c['errors'][0]}")
 
 
 def _proxy(rec) -> None:

@@ -71,22 +71,39 @@ def run(args) -> int:
         return 0
     key = frame.proxy_key
     tier = front[0].get("proxy_tier")
+    confirmed = any(r.get("confirmed_ttft_ms") is not None for r in front)
     rows = [[r["number"], r["summary"] + (f" [{r['reference']}]" if r.get("reference") else ""),
              r["ttft_ms"], r["encoder_ms"], r["prefill_ms"], f"{r[key]:.3f}+-{r[f'{key}_unc']:.3f}",
-             r.get("memory_mb"), _flags(r)] for r in front]
+             r.get("memory_mb")] + ([_confirmed(r)] if confirmed else []) + [_flags(r)]
+            for r in front]
     print(f"study {frame.study_name}: {len(front)} feasible Pareto-optimal of "
           f"{len(frame.complete())} complete trials")
-    print(table(rows, ["#", "configuration", "TTFT ms", "encoder ms", "prefill ms",
-                       f"proxy {key[6:]} (tier {tier})", "memory MB", ""], align="llrrrrrl"))
+    headers = ["#", "configuration", "TTFT ms", "encoder ms", "prefill ms",
+               f"proxy {key[6:]} (tier {tier})", "memory MB"]
+    headers += ["confirmed ms (spread)"] if confirmed else []
+    print(table(rows, headers + [""], align="llrrrrr" + "r" * confirmed + "l"))
     rmse = front[0].get(f"calibration_rmse_{key[6:]}")
     if rmse is not None:
         print(f"proxy accuracy is a calibrated proxy, not a benchmark score; calibration RMSE "
               f"{rmse:.3f}. TTFT measured on {frame.attrs.get('fingerprint', {}).get('device')}.")
+    if confirmed:
+        print("confirmed: the median of `fastvlm-explore confirm`'s fresh processes (no cache); "
+              "the spread of their medians in brackets.")
+    elif len(front) > 1:
+        print(f"before trusting small TTFT differences: fastvlm-explore confirm --study "
+              f"{frame.study_name} (re-measures the front in fresh processes)")
     if any(r.get("unstable") for r in front):
         print("unstable: timed while the machine was busy (canary drift or spread > 10%); after "
               "`fastvlm-explore cache clear --unstable`, `measure` or a sweep into a new study "
               "times them again.")
     return 0
+
+
+def _confirmed(r: dict) -> str:
+    if r.get("confirmed_ttft_ms") is None:
+        return "-"
+    spread = r.get("confirmed_spread")
+    return f"{r['confirmed_ttft_ms']:,.0f}" + (f" ({spread:.1%})" if spread is not None else "")
 
 
 def _flags(r: dict) -> str:
@@ -108,4 +125,7 @@ def _trial_json(r: dict) -> dict:
                                         "calibration_rmse_general")},
         "memory_mb": r.get("memory_mb"), "memory_source": r.get("memory_source"),
         "params_total": r.get("params_total"),
+        "confirmed": {k.removeprefix("confirmed_"): r.get(k) for k in (
+            "confirmed_ttft_ms", "confirmed_spread", "confirmed_processes")}
+        if r.get("confirmed_ttft_ms") is not None else None,
     }

@@ -55,6 +55,14 @@ def run(args) -> int:
               f"{c.get('ttft_ci_low_ms') or 0:,.0f}-{c.get('ttft_ci_high_ms') or 0:,.0f} ms, "
               f"n={c.get('n')}): `fastvlm-explore cache clear --unstable` and `measure` it again "
               "before relying on it.")
+    if c.get("confirmed_ttft_ms") is not None:
+        over = budgets.max_ttft_ms is not None and c["confirmed_ttft_ms"] > budgets.max_ttft_ms
+        print(f"confirmed in {c.get('confirmed_processes')} fresh processes: "
+              f"{c['confirmed_ttft_ms']:,.0f} ms (spread {c.get('confirmed_spread') or 0:.1%})"
+              + (f", over the {budgets.max_ttft_ms:,.0f} ms budget there" if over else ""))
+    else:
+        print(f"confirm: fastvlm-explore confirm --study {frame.study_name} --trials "
+              f"{c['number']} (re-measures it in fresh processes)")
     print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
     return 0
