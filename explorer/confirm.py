@@ -66,8 +66,9 @@ class Confirmation:
 
     @property
     def canary_adjusted_spread(self) -> float | None:
-        """The same spread of TTFT / canary median: what is left once the host's speed, as
-        each process's canary matmul saw it, is divided out."""
+        """The same spread of TTFT / canary median: what would be left if the canary matmul
+        tracked the host's speed. In JSON only: on the shared EPYC host it narrowed the spread
+        for 1 of 7 trials (benchmarks/results/confirm.md), so verdicts use the raw medians."""
         r = [x["ttft_ms"] / x["canary_ms"] for x in self.runs if x.get("canary_ms")]
         return _spread(r)
 

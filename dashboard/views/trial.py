@@ -83,14 +83,11 @@ def _confirmation(ctx: Context, number: int) -> None:
         return
     per_process = " / ".join(f"{v:,.0f}" for v in c["ttft_ms"])
     spread = c.get("spread")
-    adjusted = c.get("canary_adjusted_spread")
     st.markdown(
         f"**Confirmed in {c['processes']} fresh processes** (no cache, {c.get('date', '')}): "
         f"{c['median_ms']:,.0f} ms median, {c['ratio'] - 1:+.0%} vs the sweep's "
         f"{c['sweep_ttft_ms']:,.0f} ms; per process {per_process} ms"
-        + (f", spread {spread:.1%}" if spread is not None else "")
-        + (f" ({adjusted:.1%} once the canary's view of the host speed is divided out)"
-           if adjusted is not None else "") + ".")
+        + (f", spread {spread:.1%}" if spread is not None else "") + ".")
     if c.get("errors"):
         st.warning(f"{len(c['errors'])} confirmation run(s) failed: {c['errors'][0]}")
 

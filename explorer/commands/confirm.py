@@ -172,13 +172,13 @@ def _print(report, frame) -> None:
         if t["errors"]:
             note.append(f"{len(t['errors'])} failed: {t['errors'][0]}")
         rows.append([t["number"], t["summary"], t["sweep_ttft_ms"], t["median_ms"],
-                     per_process, _pct(t["spread"]), _pct(t["canary_adjusted_spread"]),
+                     per_process, _pct(t["spread"]),
                      f"{t['ratio'] - 1:+.1%}" if t["ratio"] is not None else "-",
                      ", ".join(note)])
     print(f"study {report.study}: {len(rows)} trial(s) re-measured in {report.processes} fresh "
           f"processes each (no cache, {report.budget_s:g} s budget)")
     print(table(rows, ["#", "configuration", "sweep ms", "confirmed ms", "per process ms",
-                       "spread", "canary-adj.", "vs sweep", ""], align="llrrrrrrl"))
+                       "spread", "vs sweep", ""], align="llrrrrrl"))
     verdicts = data["order"]
     if verdicts:
         text = "; ".join(f"#{v['faster_in_sweep']} < #{v['slower_in_sweep']} {v['verdict']}"
@@ -190,8 +190,8 @@ def _print(report, frame) -> None:
     spreads = [t["spread"] for t in data["trials"] if t["spread"] is not None]
     if spreads and max(spreads) > 0.05:
         print(f"spread above 5% (worst {max(spreads):.1%}): the host's speed changed between "
-              "processes (canary-adj. divides out what the canary matmul saw of it); compare "
-              "trials within one confirmation run.")
+              "processes; compare trials within one confirmation run, and trust the verdicts "
+              "above rather than single medians.")
     ratios = [t["ratio"] for t in data["trials"] if t["ratio"] is not None]
     if len(ratios) >= 2 and (min(ratios) > 1.1 or max(ratios) < 0.9):
         print(f"every trial measured {min(ratios) - 1:+.0%} to {max(ratios) - 1:+.0%} vs the "
