@@ -34,6 +34,27 @@ function fillHover(figure, table) {
   }
 }
 
+// The app's theme (light, dark or custom) as Streamlit exposes it to components: CSS custom
+// properties on the component's wrapper. Without them (outside Streamlit), plotly.js's own look.
+// Black marks (the recommended trial's ring) take the text colour, so they show on dark too.
+function applyTheme(el, figure) {
+  const css = getComputedStyle(el);
+  const text = css.getPropertyValue("--st-text-color").trim();
+  const bg = css.getPropertyValue("--st-background-color").trim();
+  if (!text || !bg) return;
+  const line = css.getPropertyValue("--st-border-color").trim() || text;
+  for (const t of figure.data) {
+    if (t.marker && t.marker.color === "black") t.marker.color = text;
+  }
+  const layout = figure.layout;
+  layout.paper_bgcolor = bg;
+  layout.plot_bgcolor = bg;
+  layout.font = Object.assign({ color: text }, layout.font);
+  for (const axis of ["xaxis", "yaxis"]) {
+    layout[axis] = Object.assign({ gridcolor: line, zerolinecolor: line }, layout[axis]);
+  }
+}
+
 function loadPlotly(src) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
@@ -69,6 +90,7 @@ export default function (component) {
   }
   // a click picks a trial (Python rings it); plotly's own selection would fade every other point
   figure.layout.clickmode = "event";
+  applyTheme(parentElement, figure);
   loadPlotly(data.src)
     .then((Plotly) => Plotly.react(gd, figure.data, figure.layout, data.config))
     .then(() => {

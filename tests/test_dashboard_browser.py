@@ -157,9 +157,10 @@ def served(request, study, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def chromium_page(served):
-    """(page, expected): a headless Chromium page at 1500x1100 and the number of trials the
-    Pareto chart of the served study must plot."""
+def chromium_page(served, color_scheme: str = "light"):
+    """(page, expected): a headless Chromium page at 1500x1100 (in the system colour scheme
+    given, which Streamlit's default theme follows) and the number of trials the Pareto chart
+    of the served study must plot."""
     from playwright.sync_api import sync_playwright
 
     from dashboard import data as dd
@@ -171,7 +172,8 @@ def chromium_page(served):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
                                                                       "--headless"])
         try:
-            yield browser.new_page(viewport={"width": 1500, "height": 1100}), expected
+            yield browser.new_page(viewport={"width": 1500, "height": 1100},
+                                   color_scheme=color_scheme), expected
         finally:
             browser.close()
 
@@ -258,3 +260,34 @@ def test_hover_data_survives_a_visit_to_another_page(served):
         sidebar.get_by_text("Pareto front", exact=True).click()
         page.wait_for_function(live, arg=expected, timeout=60_000)
         assert page.evaluate(HOVER_JS), "a plotted point lacks its hover data"
+
+
+def test_live_chart_follows_the_dark_theme(served):
+    """In a browser that prefers dark, Streamlit draws a dark page; the Pareto chart must take
+    the theme's background and text colours rather than stay a white box (the live chart has
+    no st.plotly_chart to theme it)."""
+    colours = """() => {
+      const g = document.querySelector('.fv-live-chart.js-plotly-plot');
+      const css = getComputedStyle(g);
+      const probe = document.createElement('div');  // any CSS colour -> rgb(r, g, b)
+      probe.style.color = g._fullLayout.paper_bgcolor;
+      document.body.appendChild(probe);
+      const paper = getComputedStyle(probe).color;
+      probe.remove();
+      const ring = g._fullData.find(t => t.name === 'recommended');
+      return {paper, font: g._fullLayout.font.color, ring: ring && ring.marker.color,
+              bg: css.getPropertyValue('--st-background-color').trim(),
+              text: css.getPropertyValue('--st-text-color').trim()};
+    }"""
+    with chromium_page(served, color_scheme="dark") as (page, expected):
+        page.goto(served[0], wait_until="domcontentloaded")
+        page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
+        c = page.evaluate(colours)
+        rgb = [int(v) for v in c["paper"][c["paper"].index("(") + 1:-1].split(",")[:3]]
+        assert sum(rgb) < 3 * 64, c  # a dark background, not plotly's white
+        assert c["bg"] and c["text"] and c["font"] == c["text"], c
+        assert c["ring"] == c["text"], c  # the recommended trial's ring is not black on dark
+        page.evaluate("() => document.querySelectorAll('.plotly-notifier')"
+                      ".forEach(n => n.remove())")
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / f"dashboard_pareto_dark_{served[3]}.png"))
