@@ -96,6 +96,10 @@ def _jsonable(value):
 def table(rows: list[list], headers: list[str], align: str | None = None) -> str:
     """A plain monospace table; `align` has one char per column: l or r (default r but col 0)."""
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
+    if headers and headers[-1] == "" and all(row[-1] == "" for row in cells):
+        cells = [row[:-1] for row in cells]  # an unheaded notes column with no notes
+        align = align[:-1] if align else None
+        headers = headers[:-1]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     align = align or "l" + "r" * (len(headers) - 1)
     lines = []
