@@ -98,8 +98,10 @@ def _run(spec, args, worker: bool) -> int:
         states = ", ".join(f"{n} {k.lower()}" for k, n in sorted(summary["trials"].items()))
         print(f"study {summary['study']} ({states}) in {summary['storage']}")
         print(f"feasible Pareto front: trials {summary['pareto']}; knee: {summary['knee']}")
-        print(f"next: fastvlm-explore pareto --study {summary['study']}"
-              + (f" --storage {args.storage}" if args.storage else ""))
+        where = f" --study {summary['study']}" + (f" --storage {args.storage}"
+                                                   if args.storage else "")
+        print(f"next: fastvlm-explore pareto{where}; before trusting small TTFT differences, "
+              f"fastvlm-explore confirm{where} (the front again, in fresh processes)")
     return 130 if summary.get("interrupted") else 0
 
 
