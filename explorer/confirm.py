@@ -99,7 +99,6 @@ class ConfirmReport:
     processes: int
     budget_s: float
     confirmations: list[Confirmation]
-    proxy_key: str
     proxies: dict[int, float]  # trial number -> proxy value (the accuracy objective)
     max_ttft_ms: float | None = None
 

@@ -67,8 +67,9 @@ class ProtocolResult:
 
     @property
     def canary_ms(self) -> float:
-        """The canary's median: how fast the host ran during this measurement (comparable
-        across processes on one machine, unlike the drift, which is within one)."""
+        """The canary's median in this measurement. Recorded so that runs in different
+        processes can be set side by side; on the shared EPYC host it did not follow the
+        TTFT's drift between processes (benchmarks/results/confirm.md)."""
         return self.stats["canary"].median_ms
 
     def item_unstable(self, name: str) -> bool:

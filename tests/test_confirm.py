@@ -49,8 +49,8 @@ def test_order_verdicts_and_dominance_on_confirmed_medians():
     fast = Confirmation(1, "a", 100.0, [run(100), run(104), run(102)])
     overlap = Confirmation(2, "b", 110.0, [run(103), run(115), run(112)])  # ranges overlap fast
     swapped = Confirmation(3, "c", 120.0, [run(90), run(92), run(91)])  # faster than both now
-    report = ConfirmReport("s", 3, 5.0, [fast, overlap, swapped], "proxy_text_rich",
-                           {1: 0.5, 2: 0.6, 3: 0.7}, max_ttft_ms=101.0)
+    report = ConfirmReport("s", 3, 5.0, [fast, overlap, swapped], {1: 0.5, 2: 0.6, 3: 0.7},
+                           max_ttft_ms=101.0)
     assert [v["verdict"] for v in report.order()] == ["tie", "swapped"]
     # trial 3 is now faster and more accurate than both: they leave the confirmed front
     assert report.dominated() == {1: 3, 2: 3}

@@ -102,14 +102,14 @@ def run(args) -> int:
     finally:
         bar.close()
     budgets = budgets_from_args(frame, args)
-    report = ConfirmReport(frame.study_name, args.processes, budget_s, found, frame.proxy_key,
+    report = ConfirmReport(frame.study_name, args.processes, budget_s, found,
                            {n: rows[n].get(frame.proxy_key) for n in numbers
                             if rows[n].get(frame.proxy_key) is not None},
                            budgets.max_ttft_ms)
     if args.json:
         print_json(report.to_dict())
     else:
-        _print(report, frame)
+        _print(report)
     return 1 if any(c.errors for c in found) else 0
 
 
@@ -157,7 +157,7 @@ def _runtime(settings: dict):
     return setup_runtime(settings.get("device", "auto"), settings.get("threads"))
 
 
-def _print(report, frame) -> None:
+def _print(report) -> None:
     data = report.to_dict()
     rows = []
     for t in data["trials"]:
