@@ -58,6 +58,12 @@ class StopRule:
         self.reason: str | None = None
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self.met(study):
+            study.stop()
+
+    def met(self, study: optuna.Study) -> bool:
+        """Whether the study should stop now; also asked before a run starts, so resuming a
+        finished or exhausted study does not add one more repeat each time."""
         trials = study.get_trials(deepcopy=False, states=FINISHED)
         done = counted(trials)
         distinct = {_key(t.params) for t in done if t.params}
@@ -72,5 +78,5 @@ class StopRule:
                            f"{self.patience} times in a row ({len(done)} of {self.target} "
                            "trials); it has converged")
         else:
-            return
-        study.stop()
+            return False
+        return True

@@ -234,7 +234,7 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     interrupted = False
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        if finished() < target:
+        if not stop.met(study):
             # no n_trials: repeats do not count, so `stop` ends the run (or the timeout)
             study.optimize(runner, timeout=timeout_s if timeout_s is not None else spec.timeout_s,
                            catch=(Exception,), callbacks=[stop, progress],

@@ -51,6 +51,11 @@ def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
     assert len({json.dumps(t.params, sort_keys=True) for t in complete}) == 4
     # configurations that share a stage (same LLM and visual tokens) reuse its timing
     assert any("prefill" in t.user_attrs["ttft"]["cached"] for t in complete)
+    # running the exhausted study again says so and adds nothing (not one more repeat per run)
+    before = len(study.trials)
+    again = sweep(spec, trials=6)
+    assert again["stopped_early"] == summary["stopped_early"]
+    assert len(study.trials) == before
 
 
 def test_repeats_are_not_measured_again_nor_counted(tmp_path):
