@@ -3,7 +3,8 @@
 # tier-1 proxy need, then a virtualenv in .venv with the project installed (editable).
 #   scripts/setup.sh            # idempotent; re-run after pulling
 # System packages: tesseract-ocr (tier-1 proxy reader), postgresql (multi-worker tests),
-# chromium (dashboard browser test), DejaVu fonts (synthetic pages).
+# chromium (dashboard browser test), DejaVu fonts (synthetic pages), the GL and GLib libraries
+# OpenCV loads (RapidOCR, the second proxy reader).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
   || need_apt+=(postgresql)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+libs=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null || true)  # not on a user's PATH
+grep -q 'libGL\.so\.1 ' <<<"$libs" || need_apt+=(libgl1)
+grep -q 'libglib-2\.0\.so\.0 ' <<<"$libs" || need_apt+=(libglib2.0-0)
 "${PYTHON:-python3}" -c "import ensurepip" 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,7 +1,10 @@
-"""Tier-1 measured legibility: synthetic pages, the Tesseract reader, the cached curve.
+"""Tier-1 measured legibility: synthetic pages, the Tesseract reader, the cached curve, and
+RapidOCR as a second reader.
 
-Needs the `tesseract` binary with English data (scripts/setup.sh installs it); these tests fail,
-they never skip, when it is missing. Small page counts keep the file well under two minutes.
+Needs the `tesseract` binary with English data and `rapidocr_onnxruntime` (scripts/setup.sh
+installs both); these tests fail, they never skip, when either is missing (RapidOCR's tests
+skip only on Python 3.13+, which its wheel does not support). Small page counts keep the file
+well under two minutes.
 """
 
 from __future__ import annotations
@@ -155,6 +158,38 @@ def test_reader_reads_a_clean_page_at_full_resolution():
     assert reader_mod.read_page(page, 1024) > 0.9
 
 
+NO_RAPIDOCR_WHEEL = pytest.mark.skipif(sys.version_info >= (3, 13),
+                                       reason="rapidocr_onnxruntime supports Python < 3.13 only")
+
+
+@NO_RAPIDOCR_WHEEL
+def test_second_reader_sees_the_same_curve():
+    """RapidOCR (no code shared with Tesseract) loses small text at 256 and reads it at 1024,
+    reads blank pages as nothing, and gets its own cache keys."""
+    assert reader_version("rapidocr").startswith("rapidocr_onnxruntime 1.")
+    values = _values(legibility_curve((256, 512, 1024), "text_rich", pages=3, reader="rapidocr"))
+    for lo, hi in itertools.pairwise(values):
+        assert hi >= lo - TIE, values
+    assert values[-1] > 0.8 and values[-1] - values[0] > 0.3, values  # 0.50, 0.90, 0.97 here
+    blank = measured_legibility(1024, "text_rich", kind="blank", pages=2, reader="rapidocr")
+    assert blank.value < 0.05 and blank.reader.startswith("rapidocr")
+    assert blank.key != measured_legibility(1024, "text_rich", kind="blank", pages=2).key
+
+
+def test_missing_rapidocr_gives_one_line_install_hint(monkeypatch):
+    def not_installed(name):
+        raise reader_mod.importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(reader_mod.importlib.metadata, "version", not_installed)
+    reader_version.cache_clear()
+    try:
+        with pytest.raises(reader_mod.ReaderMissingError) as info:
+            reader_version("rapidocr")
+    finally:
+        reader_version.cache_clear()
+    assert "pip install rapidocr_onnxruntime" in str(info.value) and "\n" not in str(info.value)
+
+
 # -- measured legibility ----------------------------------------------------------------------
 
 def _values(curve: dict[int, Legibility]) -> list[float]:
@@ -215,6 +250,7 @@ def test_two_processes_share_the_cache():
     ({"font": "comic"}, "unknown font 'comic'; valid: dejavu, aileron"),
     ({"kernel": "nearest"}, "unknown resize kernel 'nearest'; valid: bicubic, area"),
     ({"pages": 0}, "pages 0 is invalid"),
+    ({"reader": "easyocr"}, "unknown reader 'easyocr'; valid: tesseract, rapidocr"),
 ])
 def test_legibility_arguments_are_validated(kwargs, match):
     args = {"resolution": 512, "family": "text_rich", **kwargs}

@@ -4,12 +4,13 @@
 print({r: round(v.value, 3) for r, v in c([256, 512, 1024], 'text_rich').items()})"
 
 Renders fixed-seed synthetic pages of a family (`pages.py`), preprocesses them to r exactly as
-the model would, reads them with Tesseract (`reader.py`) and reports the mean character accuracy
-(1 - CER) over pages with its standard error. Independent of the encoder and the LLM, so it is
-measured once per (resolution, family, ...) on a machine and cached in SQLite (WAL; safe for
-concurrent processes) under `$FASTVLM_CACHE_DIR/proxy/legibility.sqlite`. The cache key holds
-every input: resolution, family, kind, seed, pages, font, font_px, kernel, the reader's version
-and `GENERATOR_VERSION`.
+the model would, reads them with Tesseract (or RapidOCR, the cross-check: `reader.py`) and
+reports the mean character accuracy (1 - CER) over pages with its standard error. Independent
+of the encoder and the LLM, so it is measured once per (resolution, family, ...) on a machine
+and cached in SQLite (WAL; safe for concurrent processes) under
+`$FASTVLM_CACHE_DIR/proxy/legibility.sqlite`. The cache key holds every input: resolution,
+family, kind, seed, pages, font, font_px, kernel, the reader's name, version and settings, and
+`GENERATOR_VERSION`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from ..cache import connect_wal, default_cache_path
 from .pages import GENERATOR_VERSION, check_family, check_font, check_kind, render_pages
-from .reader import check_kernel, read_pages, reader_version
+from .reader import check_kernel, check_reader, read_pages, reader_version
 
 # 24 pages (8 per text_rich kind) cost ~5-10 s cold at r=1024 on 2 cores; stderr ~0.02.
 DEFAULT_PAGES = 24
@@ -57,7 +58,7 @@ def legibility_path() -> Path:
 def measured_legibility(resolution: int, family: str, *, seed: int = 0,
                         pages: int = DEFAULT_PAGES, font: str = "dejavu", kernel: str = "bicubic",
                         kind: str | None = None, font_px: int | None = None,
-                        text_scale: float = 1.0) -> Legibility:
+                        text_scale: float = 1.0, reader: str = "tesseract") -> Legibility:
     """Reader accuracy on `pages` synthetic pages of `family` seen at `resolution` (cached).
 
     Args:
@@ -65,6 +66,7 @@ def measured_legibility(resolution: int, family: str, *, seed: int = 0,
             "blank" / "noise" (which keep the family's ground truth, so they score ~0).
         font_px: draw all text at this em size (px at 1024) instead of the family distribution.
         text_scale: scale the family's font-size distribution (see `pages.render_page`).
+        reader: "tesseract" (what tier 1 is calibrated with) or "rapidocr" (a cross-check).
     """
     t0 = time.perf_counter()
     params = _validate(resolution, family, seed, pages, font, kernel, kind, font_px)
@@ -72,7 +74,8 @@ def measured_legibility(resolution: int, family: str, *, seed: int = 0,
         if not 0.25 <= text_scale <= 4:
             raise ValueError(f"text_scale {text_scale!r} is invalid; valid: 0.25..4")
         params["text_scale"] = float(text_scale)
-    params["reader"] = reader_version()
+    check_reader(reader)
+    params["reader"] = reader_version(reader)  # Tesseract's keys are what they always were
     params["generator"] = GENERATOR_VERSION
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     with _Store(legibility_path()) as store:
@@ -80,7 +83,7 @@ def measured_legibility(resolution: int, family: str, *, seed: int = 0,
         if hit is None:
             docs = render_pages(family, pages, seed=seed, font=font, kind=kind, font_px=font_px,
                                 text_scale=text_scale)
-            scores = read_pages(docs, resolution, kernel)
+            scores = read_pages(docs, resolution, kernel, reader=reader)
             hit = {"params": params, "per_page": scores,
                    "measure_ms": (time.perf_counter() - t0) * 1e3}
             store.put(key, hit)

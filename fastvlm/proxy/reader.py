@@ -1,4 +1,4 @@
-"""The tier-1 reader oracle: model preprocessing at resolution r, then Tesseract, scored by 1 - CER.
+"""The tier-1 reader oracle: model preprocessing at resolution r, then OCR, scored by 1 - CER.
 
     python -c "from fastvlm.proxy.reader import *; from fastvlm.proxy.pages import render_page; \
 print(read_pages([render_page('text_rich', 0)], 512))"
@@ -10,16 +10,24 @@ matches). "area" (box filter) is a robustness variant. The resized image is then
 to 1024 with the same kernel (r < 1024), so the reader is limited by the information that
 survives at r, not by its own minimum text height; above 1024 the model's view is read as is.
 Tesseract runs one process per page (`--psm 6`, one thread each, Sauvola binarisation), up to
-`os.cpu_count()` at a time.
+`os.cpu_count()` at a time. It is the reader tier 1 is calibrated with.
+
+A second, unrelated reader checks that the legibility curve belongs to the pages and not to
+Tesseract: RapidOCR (PaddleOCR's PP-OCRv4 detector and recogniser in ONNX Runtime, models
+inside the `rapidocr_onnxruntime` wheel, so nothing is downloaded). It reads one page at a time
+(ONNX Runtime uses every core itself); `proxy validate` and `benchmarks/bench_readers.py`
+compare the two.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import io
 import os
 import shutil
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -39,10 +47,20 @@ TESSERACT_ARGS = ("stdin", "stdout", "--psm", "6", "-l", "eng", "-c", "threshold
 # at r. 1536 lets small print on a 1024 page keep rising up to r = 1024, where the source ends.
 READ_SIZE = 1536
 READER_SETTINGS = f"psm 6, sauvola, read at {READ_SIZE}"  # part of every cache key
+READERS = ("tesseract", "rapidocr")
+RAPIDOCR_HINT = ("install it with `pip install rapidocr_onnxruntime` (Python < 3.13; "
+                 "scripts/setup.sh does)")
+# Upright synthetic text: the 0/180 degree angle classifier would only cost time.
+RAPIDOCR_SETTINGS = f"PP-OCRv4 det+rec, no angle classifier, read at {READ_SIZE}"
 
 
 class ReaderMissingError(RuntimeError):
-    """The Tesseract binary or its English data is not installed."""
+    """The reader (Tesseract with its English data, or RapidOCR) is not installed."""
+
+
+def check_reader(reader: str) -> None:
+    if reader not in READERS:
+        raise ValueError(f"unknown reader {reader!r}; valid: {', '.join(READERS)}")
 
 
 def check_kernel(kernel: str) -> None:
@@ -76,9 +94,18 @@ def degrade(image: Image.Image, resolution: int, kernel: str = "bicubic") -> Ima
     return small.resize((READ_SIZE, READ_SIZE), KERNELS[kernel])
 
 
-@functools.lru_cache(maxsize=1)
-def reader_version() -> str:
-    """E.g. "tesseract 5.3.0 (psm 6, ...)"; raises `ReaderMissingError` with the install hint."""
+@functools.lru_cache(maxsize=None)
+def reader_version(reader: str = "tesseract") -> str:
+    """E.g. "tesseract 5.3.0 (psm 6, ...)": name, version and settings (part of every cache
+    key); raises `ReaderMissingError` with the install hint."""
+    check_reader(reader)
+    if reader == "rapidocr":
+        try:
+            version = importlib.metadata.version("rapidocr_onnxruntime")
+        except importlib.metadata.PackageNotFoundError:
+            raise ReaderMissingError(f"rapidocr_onnxruntime is not installed; "
+                                     f"{RAPIDOCR_HINT}") from None
+        return f"rapidocr_onnxruntime {version} ({RAPIDOCR_SETTINGS})"
     exe = shutil.which("tesseract")
     if exe is None:
         raise ReaderMissingError(f"tesseract not found on PATH; {INSTALL_HINT}")
@@ -90,8 +117,11 @@ def reader_version() -> str:
     return f"{first} ({READER_SETTINGS})"
 
 
-def ocr(image: Image.Image) -> str:
-    """Tesseract's text for one image (single-threaded process, page segmentation mode 6)."""
+def ocr(image: Image.Image, reader: str = "tesseract") -> str:
+    """The reader's text for one image (Tesseract: a single-threaded process, page
+    segmentation mode 6; RapidOCR: its text lines, top to bottom, one per line)."""
+    if reader == "rapidocr":
+        return _rapidocr_text(image)
     buf = io.BytesIO()
     image.save(buf, format="PPM")  # PGM for "L": uncompressed, fast to write and read
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -104,6 +134,26 @@ def ocr(image: Image.Image) -> str:
         raise RuntimeError(f"tesseract failed ({out.returncode}): "
                            f"{out.stderr.decode(errors='replace').strip()[-500:]}")
     return out.stdout.decode("utf-8", errors="replace")
+
+
+_rapidocr_lock = threading.Lock()  # one page at a time: ONNX Runtime already uses every core
+
+
+@functools.lru_cache(maxsize=1)
+def _rapidocr_engine():
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as e:  # not installed, or OpenCV without its system libraries
+        raise ReaderMissingError(f"rapidocr_onnxruntime cannot be imported ({e}); "
+                                 f"{RAPIDOCR_HINT}") from None
+    return RapidOCR(use_cls=False)
+
+
+def _rapidocr_text(image: Image.Image) -> str:
+    engine = _rapidocr_engine()
+    with _rapidocr_lock:
+        lines, _ = engine(np.asarray(image.convert("L")))
+    return "\n".join(line[1] for line in lines or ())
 
 
 def normalize(text: str) -> str:
@@ -138,16 +188,20 @@ def char_accuracy(truth: str, text: str) -> float:
     return max(0.0, 1.0 - levenshtein(truth, text) / len(truth))
 
 
-def read_page(page: Page, resolution: int, kernel: str = "bicubic") -> float:
-    """Character accuracy of Tesseract on `page` as the model would see it at `resolution`."""
-    return char_accuracy(page.text, ocr(degrade(page.image, resolution, kernel)))
+def read_page(page: Page, resolution: int, kernel: str = "bicubic",
+              reader: str = "tesseract") -> float:
+    """Character accuracy of `reader` on `page` as the model would see it at `resolution`."""
+    return char_accuracy(page.text, ocr(degrade(page.image, resolution, kernel), reader))
 
 
 def read_pages(pages: list[Page], resolution: int, kernel: str = "bicubic",
-               workers: int | None = None) -> list[float]:
-    """Per-page character accuracy, pages read in parallel (one Tesseract process each)."""
+               workers: int | None = None, reader: str = "tesseract") -> list[float]:
+    """Per-page character accuracy; Tesseract reads pages in parallel (one process each)."""
     check_kernel(kernel)
-    reader_version()  # fail once, clearly, before starting any work
+    reader_version(reader)  # fail once, clearly, before starting any work
+    if reader == "rapidocr":
+        _rapidocr_engine()
+        workers = 1
     workers = max(1, min(workers or os.cpu_count() or 1, len(pages)))
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda p: read_page(p, resolution, kernel), pages))
+        return list(pool.map(lambda p: read_page(p, resolution, kernel, reader), pages))

@@ -146,13 +146,15 @@ def _beyond_size(cal: dict) -> list[dict]:
 
 
 def _robustness(pages: int, seeds, progress, scale: float) -> dict:
-    """Kendall tau of the resolution ranking of measured legibility across render variants."""
+    """Kendall tau of the resolution ranking of measured legibility across render variants
+    and a second reader (RapidOCR: is the curve the pages' or Tesseract's?)."""
     from .legibility import legibility_curve
 
     res = RESOLUTIONS[:5]
     variants = {f"seed {s}": {"seed": s} for s in seeds}
     variants["font aileron"] = {"font": "aileron"}
     variants["kernel area"] = {"kernel": "area"}
+    variants["reader rapidocr"] = {"reader": "rapidocr"}
     curves = {}
     for i, (name, kw) in enumerate(variants.items()):
         progress(f"robustness: {name}", 0.5 + 0.4 * i / len(variants))
@@ -212,7 +214,8 @@ def validate(quick: bool = False, with_tier2: bool = False, progress=None) -> di
     checks += _beyond_size(cal)
     robust = _robustness(max(3, pages // 2), (0, 1) if quick else (0, 1, 2), progress, scale)
     worst = min(robust["kendall_tau"].values())
-    checks.append(_check("robustness: resolution ranking stable across seeds, fonts, kernels",
+    checks.append(_check("robustness: resolution ranking stable across seeds, fonts, kernels, "
+                         "readers",
                          worst >= 0.6, "Kendall tau " + ", ".join(
                              f"{k} {v:.2f}" for k, v in robust["kendall_tau"].items())
                          + f"; ties under the seed spread: {robust['ties_under_seed_spread']}"))
