@@ -65,7 +65,7 @@ def replay(spec, table, sampler, n_trials: int, skip_repeats: bool = False) -> n
         params = {}
         for name, dim in spec.space.dims().items():
             params[name] = trial.suggest_categorical(name, dim.grid())
-        twin = earlier_twin(study, trial, retried="interrupted") if skip_repeats else None
+        twin = earlier_twin(study, trial) if skip_repeats else None
         if twin is not None:
             trial.set_user_attr(REPEAT_ATTR, twin)
             raise optuna.TrialPruned()

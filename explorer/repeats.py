@@ -21,31 +21,39 @@ from optuna.trial import FrozenTrial, TrialState
 REPEAT_ATTR = "repeat_of"
 REPEATS_STATE = "REPEATS SKIPPED"  # how summaries count them, apart from real PRUNED trials
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+INTERRUPTED = "interrupted"  # error prefix of a trial stopped by Ctrl-C (re-run on resume)
 
 
 def _key(params: dict) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-def earlier_twin(study: optuna.Study, trial: optuna.Trial, retried: str) -> int | None:
+def to_rerun(t: FrozenTrial) -> bool:
+    """A failure that a re-run would not meet again: no recorded reason (a worker killed
+    mid-trial, failed by its stale heartbeat and retried) or interrupted by Ctrl-C (requeued on
+    resume). Such a trial neither counts nor makes its configuration evaluated."""
+    if t.state != TrialState.FAIL:
+        return False
+    error = str(t.user_attrs.get("error", ""))
+    return not error or error.startswith(INTERRUPTED)
+
+
+def earlier_twin(study: optuna.Study, trial: optuna.Trial) -> int | None:
     """The earlier trial that evaluated the same parameters: complete, or failed with a recorded
-    reason that a re-run would meet again. Failures without a reason (a worker killed
-    mid-trial, failed by its stale heartbeat) and those whose reason starts with `retried`
-    (Ctrl-C) are to be re-run, so they are not twins."""
+    reason that a re-run would meet again (not `to_rerun`)."""
     key = _key(trial.params)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
         if t.number >= trial.number or REPEAT_ATTR in t.user_attrs or _key(t.params) != key:
             continue
-        error = str(t.user_attrs.get("error", ""))
-        if t.state == TrialState.FAIL and (not error or error.startswith(retried)):
-            continue
-        return t.number
+        if not to_rerun(t):
+            return t.number
     return None
 
 
 def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-    """Finished trials that count toward the target (not repeats)."""
-    return [t for t in trials if t.state in FINISHED and REPEAT_ATTR not in t.user_attrs]
+    """Finished trials that count toward the target (not repeats, not to be re-run)."""
+    return [t for t in trials if t.state in FINISHED and REPEAT_ATTR not in t.user_attrs
+            and not to_rerun(t)]
 
 
 class StopRule:

@@ -30,11 +30,10 @@ from .errors import StudyError
 from .evaluate import Infeasible, evaluate_config
 from .objectives import get_objective
 from .records import SCHEMA_VERSION
-from .repeats import REPEAT_ATTR, REPEATS_STATE, StopRule, counted, earlier_twin
+from .repeats import INTERRUPTED, REPEAT_ATTR, REPEATS_STATE, StopRule, counted, earlier_twin
 from .spec import SpecError, StudySpec, spec_from_dict
 from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study
 
-INTERRUPTED = "interrupted"
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
@@ -174,7 +173,7 @@ class TrialRunner:
         reference = trial.user_attrs.get("reference")
         try:
             cfg = self.spec.space.sample(trial)
-            twin = (earlier_twin(trial.study, trial, retried=INTERRUPTED)
+            twin = (earlier_twin(trial.study, trial)
                     if self.spec.repeats == "skip" else None)
             if twin is not None:
                 trial.set_user_attr(REPEAT_ATTR, twin)

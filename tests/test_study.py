@@ -121,13 +121,36 @@ def test_ctrl_c_records_and_resume_reruns(tmp_path, monkeypatch):
     first = sweep(spec)
     assert first["interrupted"] and first["trials"] == {"COMPLETE": 1, "FAIL": 1}
     monkeypatch.setattr(study_mod, "evaluate_config", real)
-    second = sweep(spec, trials=4)  # 3 wanted + the interrupted one, re-run
+    second = sweep(spec)  # the same command: the interrupted trial is re-run, not counted
     study = optuna.load_study(study_name="tiny", storage=default_storage_url())
     interrupted = [t for t in study.trials if t.state.name == "FAIL"][0]
     assert interrupted.user_attrs["error"].startswith("interrupted")
     rerun = [t for t in study.trials if t.number > interrupted.number
              and t.params == interrupted.params and t.state.name == "COMPLETE"]
     assert rerun and second["trials"]["COMPLETE"] == 3
+
+
+def test_ctrl_c_on_the_spaces_last_configuration_is_rerun(tmp_path, monkeypatch):
+    """The interrupted trial neither counts nor marks its configuration evaluated, so resuming
+    an otherwise exhausted space still re-runs it."""
+    import explorer.study as study_mod
+
+    spec = load_spec(write_tiny_study(tmp_path, trials=4))  # the space has 4 configurations
+    real = study_mod.evaluate_config
+    calls = {"n": 0}
+
+    def flaky(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(study_mod, "evaluate_config", flaky)
+    first = sweep(spec)["trials"]
+    assert (first["COMPLETE"], first["FAIL"]) == (3, 1)
+    monkeypatch.setattr(study_mod, "evaluate_config", real)
+    second = sweep(spec)
+    assert second["trials"]["COMPLETE"] == 4 and second["stopped_early"] is None
 
 
 def cli(*args):
