@@ -12,6 +12,8 @@ import multiprocessing as mp
 import os
 import resource
 import sys
+import time
+from queue import Empty
 
 
 def _rss_peak_mb() -> float:
@@ -71,14 +73,30 @@ def measure_peak_memory(cfg, device: str = "cpu", threads: int = 1,
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(cfg.to_dict(), device, threads, queue))
     proc.start()
+    from .runtime import MeasureError
+
+    deadline = time.monotonic() + timeout_s
+    out = None
     try:
-        out = queue.get(timeout=timeout_s)
+        # poll: a child killed by the OOM killer (or crashing) never puts anything
+        while out is None:
+            try:
+                out = queue.get(timeout=1.0)
+            except Empty:
+                if not proc.is_alive():
+                    try:  # it may have put its answer just before exiting
+                        out = queue.get(timeout=1.0)
+                    except Empty:
+                        raise MeasureError(
+                            f"memory measurement failed: the child process died (exit code "
+                            f"{proc.exitcode}; a negative code is the signal, -9 = killed, e.g. "
+                            "out of memory)") from None
+                elif time.monotonic() > deadline:
+                    raise MeasureError(f"memory measurement timed out after {timeout_s:g} s")
     finally:
         proc.join(timeout=60)
         if proc.is_alive():
             proc.kill()
     if "error" in out:
-        from .runtime import MeasureError
-
         raise MeasureError(f"memory measurement failed: {out['error']}")
     return out

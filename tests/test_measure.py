@@ -76,6 +76,30 @@ def test_measured_memory_in_child_process(tiny, fast_settings):
     assert r.peak_memory_source.startswith("measured") and r.peak_memory_mb > 0
 
 
+def test_memory_child_killed_is_a_clear_error_not_a_hang(tiny):
+    """The OOM killer's SIGKILL leaves nothing in the queue: the parent notices at once."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    from fastvlm.memory import measure_peak_memory
+
+    def kill_child():
+        deadline = time.monotonic() + 60
+        while not multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_child)
+    killer.start()
+    with pytest.raises(MeasureError, match=r"child process died \(exit code -9"):
+        measure_peak_memory(tiny, timeout_s=600)
+    killer.join()
+
+
 def test_settings_validation():
     with pytest.raises(ValueError, match="valid: auto, always, never"):
         MeasureSettings(extrapolate="sometimes")
