@@ -1,9 +1,12 @@
 """Pick the best configuration under budgets, and say why (pure; used by CLI and dashboard).
 
 Best = the highest proxy accuracy among complete trials within the budgets. Proxy differences
-smaller than the combined uncertainty are ties; among tied candidates the fastest wins, so the
-recommendation never pays latency for noise. The explanation names what the choice beats and
-what the next-better option (over budget) would cost.
+smaller than the combined uncertainty are ties; among the trials tied with the best the fastest
+wins, so the recommendation never pays latency for noise. Candidates are the trials no other
+feasible trial beats on both TTFT and proxy: a tie is not transitive, and a noisy trial that
+ties with the best can still be slower *and* less accurate than a precise one that does not.
+The explanation names what the choice beats and what the next-better option (over budget)
+would cost.
 """
 
 from __future__ import annotations
@@ -11,6 +14,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from fastvlm.proxy.result import family_label
+
+from .pareto import pareto_mask
 from .results import Budgets, StudyFrame, first_per_config
 
 
@@ -48,8 +56,10 @@ def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
         rec.reason = _nothing_fits(frame, budgets, key)
         return rec
     top = max(feasible, key=lambda r: r[key])
-    # the fastest of the trials tying with the best; repeats of a configuration count once
-    tied = first_per_config(sorted((r for r in feasible if _tie(r, top, key)),
+    undominated = pareto_mask(np.array([[r["ttft_ms"], -r[key]] for r in feasible]))
+    # the fastest of the undominated trials tying with the best; repeats count once
+    tied = first_per_config(sorted((r for r, ok in zip(feasible, undominated)
+                                    if ok and _tie(r, top, key)),
                                    key=lambda r: (r["ttft_ms"], r["number"])))
     choice = tied[0]
     rec.choice = choice
@@ -61,18 +71,36 @@ def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
     rec.next_better = next((r for r in by_speed if r.get(key) is not None
                             and r[key] > choice[key] and r["number"] not in inside
                             and not _tie(r, choice, key)), None)
-    rec.reason = _explain(rec, key)
+    rec.reason = _explain(rec, key, top)
     return rec
 
 
-def _explain(rec: Recommendation, key: str) -> str:
+def proxy_label(key: str, row: dict) -> str:
+    """E.g. "proxy accuracy (text-rich, tier 1)" for `key` = "proxy_text_rich"."""
+    family = key.removeprefix("proxy_")
+    tier = row.get("proxy_tier")
+    try:
+        return family_label(family, "?" if tier is None else int(tier))
+    except KeyError:  # not a proxy family this version knows
+        return key.replace("_", " ")
+
+
+def _explain(rec: Recommendation, key: str, top: dict) -> str:
     c, f = rec.choice, rec.fastest
-    lines = [f"trial {c['number']} ({c['summary']}) has the highest {key.replace('_', ' ')} "
-             f"{c[key]:.3f} +- {c.get(f'{key}_unc') or 0:.3f} of the {rec.feasible} trials "
-             f"within budget, at {c['ttft_ms']:,.0f} ms TTFT"]
+    value = lambda r: f"{r[key]:.3f} +- {r.get(f'{key}_unc') or 0:.3f}"  # noqa: E731
+    if c is top or c[key] >= top[key]:
+        lines = [f"trial {c['number']} ({c['summary']}) has the highest {proxy_label(key, c)} "
+                 f"{value(c)} of the {rec.feasible} trials within budget, at "
+                 f"{c['ttft_ms']:,.0f} ms TTFT"]
+    else:
+        lines = [f"trial {c['number']} ({c['summary']}), {proxy_label(key, c)} {value(c)} at "
+                 f"{c['ttft_ms']:,.0f} ms TTFT, ties within the proxy's uncertainty with the "
+                 f"most accurate of the {rec.feasible} trials within budget (trial "
+                 f"{top['number']}, {value(top)} at {top['ttft_ms']:,.0f} ms) and is "
+                 f"{top['ttft_ms'] - c['ttft_ms']:,.0f} ms faster"]
     if rec.tied_with:
-        lines.append(f"{len(rec.tied_with)} other configuration(s) tie within the proxy's "
-                     "uncertainty; it is the fastest of them")
+        lines.append(f"{len(rec.tied_with)} other configuration(s) on the front tie with the "
+                     "best; it is the fastest of them")
     if f is not None and f is not c:
         lines.append(f"it beats the fastest feasible option (trial {f['number']}, "
                      f"{f['ttft_ms']:,.0f} ms) by {c[key] - f[key]:+.3f} proxy for "
@@ -96,6 +124,19 @@ def _nothing_fits(frame: StudyFrame, budgets: Budgets, key: str) -> str:
         return "no complete trials in this study yet"
     fastest = min(done, key=lambda r: r["ttft_ms"])
     leanest = min(done, key=lambda r: r.get("memory_mb") or math.inf)
-    return (f"no complete trial meets the budgets {budgets.__dict__}; the fastest is trial "
+    return (f"no complete trial meets the budgets ({_budget_text(budgets, key)}); the "
+            f"fastest is trial "
             f"{fastest['number']} at {fastest['ttft_ms']:,.0f} ms and the leanest trial "
             f"{leanest['number']} at {leanest.get('memory_mb') or 0:,.0f} MB")
+
+
+def _budget_text(budgets: Budgets, key: str) -> str:
+    """E.g. "TTFT <= 2,000 ms, memory <= 4,096 MB" (the limits that are set)."""
+    parts = []
+    if budgets.max_ttft_ms is not None:
+        parts.append(f"TTFT <= {budgets.max_ttft_ms:,.0f} ms")
+    if budgets.max_memory_mb is not None:
+        parts.append(f"memory <= {budgets.max_memory_mb:,.0f} MB")
+    if budgets.min_proxy is not None:
+        parts.append(f"{key.replace('_', ' ')} >= {budgets.min_proxy:.3f}")
+    return ", ".join(parts) or "none set"

@@ -87,7 +87,7 @@ FRAME_COLUMNS = {
     "unstable": "bool", "extrapolated": "bool", "ttft_method": "end_to_end | sum_of_stages",
     "proxy_text_rich": "proxy value", "proxy_text_rich_unc": "its uncertainty (1 sd)",
     "proxy_general": "", "proxy_general_unc": "", "proxy_tier": "0 | 1 | 2",
-    "proxy_label": "e.g. proxy accuracy (text-rich, tier 1)",
+    "proxy_label": "e.g. proxy accuracy (tier 1); per family: family_label",
     "calibration_rmse_text_rich": "", "calibration_rmse_general": "",
     "memory_mb": "peak memory used by the constraint", "memory_source": "predicted | measured",
     "params_total": "count", "params_encoder": "", "params_llm": "",

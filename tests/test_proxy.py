@@ -34,7 +34,7 @@ def test_registry_names_tiers_and_costs():
 
 def test_result_shape_labels_and_error_bars():
     d = evaluate(preset("fastvlm-0.5b", resolution=512), 0).to_dict()
-    assert d["tier"] == 0 and d["label"] == "proxy accuracy (text-rich, tier 0)"
+    assert d["tier"] == 0 and d["label"] == "proxy accuracy (tier 0)"
     assert set(d["families"]) == {"text_rich", "general"}
     for fam, v in d["families"].items():
         assert 0 < v["value"] < 1 and v["uncertainty"] > 0
@@ -123,7 +123,8 @@ def test_cli_json_and_errors(capsys):
 def test_tier1_measures_legibility_at_the_configs_resolution():
     lo = evaluate(preset("fastvlm-0.5b", resolution=256), 1)
     hi = evaluate(preset("fastvlm-0.5b", resolution=1024), 1)
-    assert lo.tier == 1 and lo.label == "proxy accuracy (text-rich, tier 1)"
+    assert lo.tier == 1 and lo.label == "proxy accuracy (tier 1)"
+    assert lo.families["general"].label == "proxy accuracy (general, tier 1)"
     assert hi.families["text_rich"].value > lo.families["text_rich"].value + 0.1
     legible = [hi.factors["per_family"][f]["legibility"] for f in ("text_rich", "general")]
     assert all(0 < v <= 1 for v in legible)

@@ -29,11 +29,29 @@ def test_ties_within_uncertainty_prefer_the_faster():
     assert rec.choice["number"] == 1 and [r["number"] for r in rec.tied_with] == [0]
 
 
+def test_a_noisy_tie_never_picks_a_dominated_trial():
+    """Ties are not transitive: trial 2 ties with the best only through its wide uncertainty,
+    while trial 1 is faster *and* more accurate than it. The pick must be on the front."""
+    f = frame([row(0, 5000, 0.661, unc=0.032), row(1, 1575, 0.610, unc=0.02),
+               row(2, 1921, 0.597, unc=0.058), row(3, 500, 0.40)])
+    rec = recommend(f, Budgets(max_ttft_ms=6000))
+    assert rec.choice["number"] == 0 and rec.tied_with == []
+    assert "has the highest proxy accuracy (text-rich, tier ?) 0.661" in rec.reason
+
+
+def test_a_tie_pick_says_what_it_ties_with():
+    f = frame([row(0, 400, 0.600, unc=0.02), row(1, 250, 0.590, unc=0.02)])
+    rec = recommend(f, Budgets(max_ttft_ms=500))
+    assert ("ties within the proxy's uncertainty with the most accurate of the 2 trials within "
+            "budget (trial 0, 0.600 +- 0.020 at 400 ms) and is 150 ms faster") in rec.reason
+
+
 def test_memory_budget_and_nothing_fits():
     f = frame([row(0, 100, 0.4, mem=5000), row(1, 200, 0.5, mem=900)])
     assert recommend(f, Budgets(max_ttft_ms=1000, max_memory_mb=1000)).choice["number"] == 1
     none = recommend(f, Budgets(max_ttft_ms=50))
     assert none.choice is None and "fastest is trial 0 at 100 ms" in none.reason
+    assert "budgets (TTFT <= 50 ms)" in none.reason
 
 
 def test_repeats_of_one_configuration_tie_once():
@@ -47,4 +65,4 @@ def test_repeats_of_one_configuration_tie_once():
     rec = recommend(frame(rows), Budgets(max_ttft_ms=500))
     assert rec.choice["number"] == 0
     assert [r["number"] for r in rec.tied_with] == [3]
-    assert "1 other configuration(s) tie" in rec.reason
+    assert "1 other configuration(s) on the front tie" in rec.reason

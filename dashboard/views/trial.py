@@ -94,8 +94,8 @@ def _confirmation(ctx: Context, number: int) -> None:
 
 def _proxy(rec) -> None:
     p = rec.proxy or {}
-    st.markdown(f"**{p.get('label') or 'proxy accuracy'}** (a calibrated proxy, tier "
-                f"{p.get('tier', '?')}; not a benchmark score)")
+    st.markdown(f"**Proxy accuracy** (tier {p.get('tier', '?')}: a calibrated proxy, not a "
+                "benchmark score)")
     rmse = p.get("calibration_rmse") or {}
     cols = st.columns(max(len(p.get("families") or {}), 1))
     for col, (fam, v) in zip(cols, (p.get("families") or {}).items()):

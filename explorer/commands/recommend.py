@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from explorer.recommend import proxy_label
+
 from ._options import print_json
 from .pareto import add_budget_args, add_study_args, budgets_from_args
 
 EXAMPLES = """examples:
-  fastvlm-explore recommend --study quick                     # the study's own TTFT budget
   fastvlm-explore recommend --study quick --max-ttft-ms 1500
+  fastvlm-explore recommend --study mobile    # its study file's [constraints] as the budgets
   fastvlm-explore recommend --study mobile --max-ttft-ms 800 --max-memory-mb 2048 --json
 
 Best = highest proxy accuracy within the budgets; proxy differences within the uncertainty
-are ties, and among ties the fastest wins."""
+are ties, and among the trials tied with the best (and beaten by none on both TTFT and proxy)
+the fastest wins."""
 
 
 def register(sub) -> None:
@@ -46,7 +49,7 @@ def run(args) -> int:
     c = rec.choice
     print(f"recommended: trial {c['number']}: {c['summary']}")
     print(f"  TTFT {c['ttft_ms']:,.0f} ms (encoder {c['encoder_ms']:,.0f}, prefill "
-          f"{c['prefill_ms']:,.0f}); {c.get('proxy_label') or rec.proxy_key} "
+          f"{c['prefill_ms']:,.0f}); {proxy_label(rec.proxy_key, c)} "
           f"{c[rec.proxy_key]:.3f} +- {c.get(rec.proxy_key + '_unc') or 0:.3f}; memory "
           f"{c.get('memory_mb') or 0:,.0f} MB ({c.get('memory_source')})")
     print(f"why: {rec.reason}")

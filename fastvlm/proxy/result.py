@@ -36,7 +36,8 @@ class ProxyResult:
 
     @property
     def label(self) -> str:
-        return family_label("text_rich", self.tier)
+        """Names the result as a whole; each family's value carries its own `family_label`."""
+        return f"proxy accuracy (tier {self.tier})"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "tier": self.tier, "label": self.label,
