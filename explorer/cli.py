@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except RuntimeError as e:  # MeasureError and friends: say what failed, no traceback
-        if type(e).__name__ in ("MeasureError", "StudyError"):
+        if type(e).__name__ in ("MeasureError", "StudyError", "ReaderMissingError"):
             print(f"error: {e}", file=sys.stderr)
             return 1
         raise

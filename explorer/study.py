@@ -136,8 +136,8 @@ def enqueue_references(study: optuna.Study, spec: StudySpec) -> None:
     """Enqueue the published FastVLM points that lie inside the space; note the others."""
     space, skipped = spec.space, {}
     for name in spec.references:
-        cfg = preset(name, prompt_tokens=space.prompt_tokens.values[0],
-                     dtype=space.dtype.values[0])
+        cfg = preset(name, prompt_tokens=space.prompt_tokens.grid()[0],
+                     dtype=space.dtype.grid()[0])
         params = space.params_of(cfg)
         if params is None:
             skipped[name] = "outside this study's search space"

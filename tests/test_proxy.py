@@ -147,6 +147,19 @@ def test_validation_report_passes_its_checks():
                                                         "reader rapidocr"}
 
 
+def test_validation_without_the_optional_reader_says_so(monkeypatch):
+    from fastvlm.proxy import validate as validate_mod
+    from fastvlm.proxy.reader import ReaderMissingError
+
+    def missing(reader="tesseract"):
+        raise ReaderMissingError("rapidocr_onnxruntime is not installed; pip install ...")
+
+    monkeypatch.setattr(validate_mod, "reader_version", missing)
+    robust = validate_mod._robustness(1, (0, 1), lambda *_: None, 1.0)
+    assert "reader rapidocr" not in robust["kendall_tau"]
+    assert robust["left_out"].startswith("reader rapidocr left out: rapidocr_onnxruntime is not")
+
+
 def test_tier2_probes_the_encoder_and_reports_progress():
     seen = []
     cfg = preset("tiny", resolution=256)

@@ -85,6 +85,16 @@ def test_invalid_samples_are_recorded_and_the_study_goes_on(tmp_path):
     assert all(e.startswith("invalid sample: resolution") for e in errors)
 
 
+def test_a_prompt_length_range_sweeps_and_checks_references(tmp_path):
+    path = write_tiny_study(tmp_path, trials=1)
+    path.write_text(path.read_text().replace("prompt_tokens = 8",
+                                             "prompt_tokens = {min = 8, max = 16, step = 8}"))
+    assert sweep(load_spec(path))["trials"] == {"COMPLETE": 1}
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    assert "fastvlm-0.5b" in study.user_attrs["references_skipped"]
+    assert study.trials[0].params["prompt_tokens"] in (8, 16)
+
+
 def test_other_device_is_refused(tmp_path):
     spec = load_spec(write_tiny_study(tmp_path, trials=1))
     sweep(spec)

@@ -20,6 +20,7 @@ from . import evaluate
 from . import surrogate as S
 from .calibrate import load
 from .published import FAMILIES, FAMILY_BENCHMARKS, load_points
+from .reader import ReaderMissingError, reader_version
 
 RESOLUTIONS = (256, 384, 512, 768, 1024, 1536)
 LLMS = ("fastvlm-0.5b", "fastvlm-1.5b", "fastvlm-7b")
@@ -154,7 +155,12 @@ def _robustness(pages: int, seeds, progress, scale: float) -> dict:
     variants = {f"seed {s}": {"seed": s} for s in seeds}
     variants["font aileron"] = {"font": "aileron"}
     variants["kernel area"] = {"kernel": "area"}
-    variants["reader rapidocr"] = {"reader": "rapidocr"}
+    missing = None
+    try:
+        reader_version("rapidocr")
+        variants["reader rapidocr"] = {"reader": "rapidocr"}
+    except ReaderMissingError as e:  # an optional extra: the report says it was left out
+        missing = f"reader rapidocr left out: {e}"
     curves = {}
     for i, (name, kw) in enumerate(variants.items()):
         progress(f"robustness: {name}", 0.5 + 0.4 * i / len(variants))
@@ -167,7 +173,8 @@ def _robustness(pages: int, seeds, progress, scale: float) -> dict:
     ties = [(a, b) for i, a in enumerate(res) for j, b in enumerate(res) if i < j
             and abs(base[j] - base[i]) < max(seed_sd[i], seed_sd[j])]
     return {"resolutions": list(res), "curves": curves, "kendall_tau": taus,
-            "seed_sd": [float(v) for v in seed_sd], "ties_under_seed_spread": ties}
+            "seed_sd": [float(v) for v in seed_sd], "ties_under_seed_spread": ties,
+            "left_out": missing}
 
 
 def _costs(with_tier2: bool, progress) -> dict:
@@ -218,7 +225,8 @@ def validate(quick: bool = False, with_tier2: bool = False, progress=None) -> di
                          "readers",
                          worst >= 0.6, "Kendall tau " + ", ".join(
                              f"{k} {v:.2f}" for k, v in robust["kendall_tau"].items())
-                         + f"; ties under the seed spread: {robust['ties_under_seed_spread']}"))
+                         + f"; ties under the seed spread: {robust['ties_under_seed_spread']}"
+                         + (f"; {robust['left_out']}" if robust["left_out"] else "")))
     costs = _costs(with_tier2, progress)
     checks.append(_check("cost: tier 0 under 10 ms", costs["tier0_ms"] < 10,
                          f"{costs['tier0_ms']:.2f} ms per call"))
@@ -244,7 +252,7 @@ def render_report(report: dict) -> str:
         lines.append(f"[{mark[c['passed']]}] {c['name']}")
         lines.append(f"       {c['detail']}")
     rb = report["robustness"]
-    lines += ["", "measured text-rich legibility by render variant (rows) and resolution:",
+    lines += ["", "measured text-rich legibility by variant (rows) and resolution:",
               "  " + " " * 14 + "".join(f"{r:>8}" for r in rb["resolutions"])]
     for name, vals in rb["curves"].items():
         lines.append(f"  {name:<14}" + "".join(f"{v:8.3f}" for v in vals))
