@@ -31,7 +31,7 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
     "space": ("resolution", "llm", "encoder_base", "depths", "widths", "width_multiplier",
               "mlp_ratio", "attention_stages", "output_pool", "projector", "prompt_tokens",
               "dtype"),
-    "proxy": ("tier", "family", "budget_s"),
+    "proxy": ("tier", "budget_s"),  # the family is the proxy objective's (proxy_general, ...)
     "constraints": ("max_ttft_ms", "max_memory_mb"),
     "sampler": ("name", "seed", "population_size", "n_startup_trials"),
     "run": ("trials", "timeout_s", "repeats"),
@@ -105,6 +105,9 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
     tier = _typed(proxy, "tier", int, lambda k: where(f"proxy.{k}"))
     if tier is not None and tier not in PROXY_TIERS:
         raise SpecError(f"{where('proxy.tier')}: {tier} is invalid; valid: {PROXY_TIERS}")
+    proxy_budget = _typed(proxy, "budget_s", (int, float), lambda k: where(f"proxy.{k}"))
+    if proxy_budget is not None and proxy_budget <= 0:
+        raise SpecError(f"{where('proxy.budget_s')}: {proxy_budget} must be > 0")
     cons = raw.get("constraints", {})
     for k in SCHEMA["constraints"]:
         v = _typed(cons, k, (int, float), lambda key: where(f"constraints.{key}"))
@@ -115,6 +118,12 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
     if sname not in SAMPLERS:
         raise SpecError(f"{where('sampler.name')}: unknown sampler {sname!r}; valid: "
                         f"{', '.join(SAMPLERS)}")
+    ints = {}
+    for key, low in (("seed", 0), ("population_size", 2), ("n_startup_trials", 1)):
+        ints[key] = _typed(sampler, key, int, lambda k: where(f"sampler.{k}"))
+        if ints[key] is not None and ints[key] < low:
+            raise SpecError(f"{where('sampler.' + key)}: {ints[key]} must be >= {low}")
+    description = _typed(raw, "description", str, where) or ""
     run = raw.get("run", {})
     trials = _typed(run, "trials", int, lambda k: where(f"run.{k}"))
     if trials is not None and trials < 1:
@@ -127,13 +136,13 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
     measure = _measure(raw.get("measure", {}), source)
     refs = _typed(raw, "references", list, where)
     spec = StudySpec(
-        name=name, description=raw.get("description", ""), space=space,
+        name=name, description=description, space=space,
         objectives=objectives, proxy_tier=tier if tier is not None else 0,
-        proxy_budget_s=float(proxy.get("budget_s", 60.0)),
+        proxy_budget_s=float(proxy_budget or 60.0),
         max_ttft_ms=cons.get("max_ttft_ms"), max_memory_mb=cons.get("max_memory_mb"),
-        sampler=sname, seed=int(sampler.get("seed", 0)),
-        population_size=int(sampler.get("population_size", 16)),
-        n_startup_trials=int(sampler.get("n_startup_trials", 8)),
+        sampler=sname, seed=ints["seed"] or 0,
+        population_size=ints["population_size"] or 16,
+        n_startup_trials=ints["n_startup_trials"] or 8,
         trials=trials or 20, timeout_s=timeout, repeats=repeats, measure=measure,
         references=tuple(refs) if refs is not None else StudySpec.references,
         source=source, raw=raw)
@@ -284,6 +293,10 @@ def _measure(raw: dict, source: str) -> dict:
     if "use_cache" in raw and not isinstance(raw["use_cache"], bool):
         raise SpecError(f"{source}: measure.use_cache: {raw['use_cache']!r} must be true/false")
     for key in ("threads", "min_n", "max_n"):
-        if key in raw and (not isinstance(raw[key], int) or raw[key] < 1):
+        if key in raw and (isinstance(raw[key], bool) or not isinstance(raw[key], int)
+                           or raw[key] < 1):
             raise SpecError(f"{source}: measure.{key}: {raw[key]!r} must be an integer >= 1")
+    if raw.get("min_n", 0) > raw.get("max_n", raw.get("min_n", 0)):
+        raise SpecError(f"{source}: measure.min_n {raw['min_n']} is more than measure.max_n "
+                        f"{raw['max_n']}")
     return out

@@ -39,6 +39,18 @@ BAD = [
     ('[space]\nresolution = [512]\n', "name: required"),
     ('name = "x"\n[space]\nresolution = [512]\n[run]\nrepeats = "again"\n',
      "run.repeats: 'again' is invalid; valid: skip, evaluate"),
+    ('name = "x"\n[space]\nresolution = [512]\n[sampler]\nseed = "a"\n',
+     "sampler.seed: expected int, got 'a'"),
+    ('name = "x"\n[space]\nresolution = [512]\n[sampler]\npopulation_size = 1\n',
+     "sampler.population_size: 1 must be >= 2"),
+    ('name = "x"\n[space]\nresolution = [512]\n[proxy]\nbudget_s = "long"\n',
+     "proxy.budget_s: expected int/float, got 'long'"),
+    ('name = "x"\n[space]\nresolution = [512]\n[proxy]\nfamily = "general"\n',
+     "unknown key 'proxy.family'; valid: tier, budget_s"),
+    ('name = "x"\n[space]\nresolution = [512]\n[measure]\nmin_n = 9\nmax_n = 3\n',
+     "measure.min_n 9 is more than measure.max_n 3"),
+    ('name = "x"\ndescription = 3\n[space]\nresolution = [512]\n',
+     "description: expected str, got 3"),
 ]
 
 
