@@ -99,11 +99,18 @@ def fit_layers(per_layer: dict[int, Latency], full_layers: int) -> dict:
     observed = np.array([x.median_ms for x in lats])
     ss_res = float(np.sum((observed - fitted) ** 2))
     ss_tot = float(np.sum((observed - observed.mean()) ** 2)) or 1e-12
-    lo = predict([x.ci_low_ms for x in lats])[0]
-    hi = predict([x.ci_high_ms for x in lats])[0]
+    # The prediction is a weighted sum of the per-depth medians, w = x0 . pinv(X); some weights
+    # are negative when extrapolating. Taking each depth's CI end that moves the sum the same
+    # way gives an interval that always holds the prediction (fitting the lower and upper ends
+    # separately does not: their slopes differ). Conservative: every end at once.
+    w = np.array([1.0, full_layers]) @ np.linalg.pinv(np.column_stack([np.ones_like(Ls), Ls]))
+    low = np.array([x.ci_low_ms for x in lats])
+    high = np.array([x.ci_high_ms for x in lats])
+    lo = float(np.sum(np.where(w > 0, w * low, w * high)))
+    hi = float(np.sum(np.where(w > 0, w * high, w * low)))
     return {
         "median_ms": median, "p90_ms": max(median, predict([x.p90_ms for x in lats])[0]),
-        "ci_ms": sorted([lo, hi]), "n": min(x.n for x in lats),
+        "ci_ms": [lo, hi], "n": min(x.n for x in lats),
         "iqr_rel": max(x.iqr_rel for x in lats), "a_ms": a, "b_ms_per_layer": b,
         "layers": [int(L) for L in Ls], "full_layers": full_layers,
         "r2": 1.0 - ss_res / ss_tot,

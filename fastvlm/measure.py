@@ -83,11 +83,13 @@ class StageResult:
     source: str
     cold_ms: float | None = None
     detail: dict = field(default_factory=dict)
+    min_ms: float | None = None  # None when extrapolated (a fit has no fastest call)
+    outliers: int | None = None  # Tukey fences; counted, never removed
 
     @classmethod
     def from_latency(cls, lat: Latency, source: str, unstable: bool, cold_ms=None, **detail):
         return cls(lat.median_ms, lat.p90_ms, (lat.ci_low_ms, lat.ci_high_ms), lat.n,
-                   lat.iqr_rel, unstable, source, cold_ms, detail)
+                   lat.iqr_rel, unstable, source, cold_ms, detail, lat.min_ms, lat.outliers)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"ci_ms": list(self.ci_ms)}
@@ -102,6 +104,7 @@ class TTFTResult:
     ttft_ms: float
     ttft_p90_ms: float
     ttft_ci_ms: tuple[float, float]
+    ttft_min_ms: float | None  # fastest end-to-end call, or the sum of the stages' fastest
     ttft_method: str  # end_to_end | sum_of_stages
     additivity_error: float | None
     cold_ttft_ms: float | None
@@ -127,7 +130,8 @@ class TTFTResult:
             "ttft_ms": self.ttft_ms, "encoder_ms": self.stages["encoder"].median_ms,
             "projector_ms": self.stages["projector"].median_ms,
             "prefill_ms": self.stages["prefill"].median_ms, "ttft_p90_ms": self.ttft_p90_ms,
-            "ttft_ci_ms": list(self.ttft_ci_ms), "ttft_method": self.ttft_method,
+            "ttft_ci_ms": list(self.ttft_ci_ms), "ttft_min_ms": self.ttft_min_ms,
+            "ttft_method": self.ttft_method,
             "additivity_error": self.additivity_error, "cold_ttft_ms": self.cold_ttft_ms,
             "n": self.n, "unstable": self.unstable, "extrapolated": self.extrapolated,
             "visual_tokens": c.visual_tokens, "seq_len": c.seq_len, "params": c.params,
@@ -319,7 +323,7 @@ def _compose(cfg, rt, counts, stages, fresh, plan, cached, protocol_info) -> TTF
         e2e = _stage(fresh["ttft"], None)
         ttft, p90, ci, cold = e2e.median_ms, e2e.p90_ms, e2e.ci_ms, e2e.cold_ms
         method, additivity = "end_to_end", total / e2e.median_ms - 1.0
-        n = e2e.n
+        n, fastest = e2e.n, e2e.min_ms
     else:  # stages from the cache or extrapolation: TTFT is their sum (additivity: benchmarks/)
         ttft, p90, method, additivity = total, sum(s.p90_ms for s in stages.values()), \
             "sum_of_stages", None
@@ -327,9 +331,11 @@ def _compose(cfg, rt, counts, stages, fresh, plan, cached, protocol_info) -> TTF
         colds = [s.cold_ms for s in stages.values()]
         cold = sum(colds) if all(c is not None for c in colds) else None
         n = min(s.n for s in stages.values())
+        mins = [s.min_ms for s in stages.values()]
+        fastest = sum(mins) if all(m is not None for m in mins) else None
     return TTFTResult(
         cfg=cfg, runtime=rt, counts=counts, stages=stages, ttft_ms=ttft, ttft_p90_ms=p90,
-        ttft_ci_ms=tuple(ci), ttft_method=method, additivity_error=additivity,
+        ttft_ci_ms=tuple(ci), ttft_min_ms=fastest, ttft_method=method, additivity_error=additivity,
         cold_ttft_ms=cold, n=n, unstable=any(s.unstable for s in stages.values()),
         extrapolated="fit" in stages["prefill"].detail, cached=cached,
         peak_memory_mb=counts.predicted_peak_mb, peak_memory_source="predicted",

@@ -17,6 +17,21 @@ def test_linear_fit_recovers_the_full_depth():
     assert fit["ci_ms"][0] <= fit["median_ms"] <= fit["ci_ms"][1] <= fit["p90_ms"] * 1.01
 
 
+def test_extrapolated_interval_holds_the_prediction():
+    """Intervals of different widths per depth: fitting each end on its own puts both ends
+    above the prediction at 28 layers (1475 and 1503 ms around 1430 ms)."""
+    import dataclasses
+
+    def with_ci(ms, low, high):
+        return dataclasses.replace(lat(ms), ci_low_ms=low, ci_high_ms=high)
+
+    per_layer = {1: with_ci(80, 73.6, 80.2), 2: with_ci(130, 127.3, 138.1),
+                 4: with_ci(230, 229.6, 239.1)}
+    fit = fit_layers(per_layer, 28)
+    assert fit["median_ms"] == pytest.approx(30 + 50 * 28)
+    assert fit["ci_ms"][0] <= fit["median_ms"] <= fit["ci_ms"][1]
+
+
 def test_plan_picks_variants_that_fit():
     cfg = preset("fastvlm-7b")
     full = plan_layers(cfg, "auto", budget_mb=1e9)

@@ -21,6 +21,9 @@ def test_fresh_measurement_is_end_to_end_with_stages(tiny, fast_settings):
     assert r["ttft_method"] == "end_to_end" and r["cached"] == []
     assert r["device"] == "cpu" and r["threads"] == 1 and not r["extrapolated"]
     assert r["ttft_ci_ms"][0] <= r["ttft_ms"] <= r["ttft_ci_ms"][1]
+    assert 0 < r["ttft_min_ms"] <= r["ttft_ms"]
+    for stage in r["stages"].values():  # min and outliers reported, outliers never removed
+        assert 0 < stage["min_ms"] <= stage["median_ms"] and 0 <= stage["outliers"] < stage["n"]
     assert r["visual_tokens"] == 4 and r["params"]["total"] == 270536
     assert r["roofline"]["peak_gflops_s"] > 0
     json.dumps(r)  # plain JSON all the way down

@@ -63,18 +63,19 @@ def render(d: dict) -> str:
         if s["detail"].get("channels_last"):
             source += ", channels_last"
         gflop = d["gflops"].get(name)
-        rows.append([name, s["median_ms"], s["p90_ms"], _ci(s["ci_ms"]), s["n"], gflop, source])
+        rows.append([name, s["median_ms"], s["p90_ms"], s.get("min_ms"), _ci(s["ci_ms"]),
+                     s["n"], gflop, source])
     method = ("end to end" if d["ttft_method"] == "end_to_end" else "sum of stages")
-    rows.append(["TTFT", d["ttft_ms"], d["ttft_p90_ms"], _ci(d["ttft_ci_ms"]), d["n"],
-                 d["gflops"]["total"], method])
+    rows.append(["TTFT", d["ttft_ms"], d["ttft_p90_ms"], d.get("ttft_min_ms"),
+                 _ci(d["ttft_ci_ms"]), d["n"], d["gflops"]["total"], method])
     p = d["params"]
     lines = [
         f"{d['summary']}",
         f"device: {d['device']} - {d['device_name']}, {d['threads']} threads, {d['dtype']}, "
         f"flush denormals {'on' if d['flush_denormal'] else 'off'}",
         "",
-        table(rows, ["stage", "median ms", "p90 ms", "95% CI ms", "n", "GFLOP", "source"],
-              align="lrrrrrl"),
+        table(rows, ["stage", "median ms", "p90 ms", "min ms", "95% CI ms", "n", "GFLOP",
+                     "source"], align="lrrrrrrl"),
         "",
     ]
     if d["additivity_error"] is not None:
