@@ -218,7 +218,8 @@ def _child() -> int:
         cfg = config_from_dict(job["config"], source="trial config")
         settings = MeasureSettings(**(job["settings"] | {"use_cache": False,
                                                           "memory": "predicted"}))
-        result = measure_ttft(cfg, settings, LatencyCache()).to_dict()
+        with LatencyCache() as cache:
+            result = measure_ttft(cfg, settings, cache).to_dict()
     except Exception as e:  # the parent records the reason and goes on with the next run
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -226,7 +226,8 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     study = open_study(spec, storage, runtime, allow_other_device)
     target = trials or spec.trials
     finished = lambda: len(counted(study.get_trials(deepcopy=False)))  # noqa: E731
-    runner = TrialRunner(spec, runtime, cache if cache is not None else LatencyCache())
+    own_cache = cache is None  # made here, so closed here
+    runner = TrialRunner(spec, runtime, LatencyCache() if own_cache else cache)
     progress = SweepProgress(study, spec, target, finished(), enabled=show_progress)
     stop = StopRule(target, spec.space.size() if spec.repeats == "skip" else None)
     start = time.perf_counter()
@@ -246,6 +247,8 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
         raise
     finally:
         progress.close()
+        if own_cache:
+            runner.cache.close()
     summary = summarize(study, storage_url)
     summary.update(elapsed_s=time.perf_counter() - start, interrupted=interrupted,
                    stopped_early=stop.reason)

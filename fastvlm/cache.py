@@ -53,7 +53,11 @@ _UNSTABLE = "coalesce(json_extract(payload, '$.unstable'), 0)"
 
 
 class LatencyCache:
-    """`get` / `put` JSON payloads under (fingerprint, kind, key); `claim` before measuring."""
+    """`get` / `put` JSON payloads under (fingerprint, kind, key); `claim` before measuring.
+
+    Claims belong to a (host, pid), so share the file between processes, not one object
+    between threads (its SQLite connection is for the thread that made it). A context manager
+    that closes its connection."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_cache_path()
@@ -94,8 +98,9 @@ class LatencyCache:
             return True
 
     def release(self, fingerprint: str, kind: str, key: str) -> None:
-        self._db.execute("DELETE FROM claims WHERE fingerprint=? AND kind=? AND key=? AND pid=?",
-                         (fingerprint, kind, key, os.getpid()))
+        """Drop this process's claim, if it holds one."""
+        self._db.execute("DELETE FROM claims WHERE fingerprint=? AND kind=? AND key=? AND host=? "
+                         "AND pid=?", (fingerprint, kind, key, socket.gethostname(), os.getpid()))
 
     def wait_for(self, fingerprint: str, kind: str, key: str, timeout_s: float = 1800.0,
                  poll_s: float = 1.0) -> dict | None:
@@ -137,6 +142,12 @@ class LatencyCache:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> LatencyCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @contextlib.contextmanager
     def _transaction(self):

@@ -175,17 +175,17 @@ def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),
     keys = component_keys(cfg, settings, plan)
     fp = rt.fingerprint
     cached: dict[str, dict] = {}
-    if cache is not None and settings.use_cache:
-        for comp in COMPONENTS:
-            payload = cache.get(fp, comp, keys[comp])
-            if payload is None and not cache.claim(fp, comp, keys[comp]):
-                payload = cache.wait_for(fp, comp, keys[comp])  # another process measures it
-            if payload is not None:
-                cached[comp] = payload
-    missing = [c for c in COMPONENTS if c not in cached]
     fresh: dict[str, dict] = {}
     protocol_info: dict = {}
-    try:
+    try:  # claims taken here are released however this ends (Ctrl-C while waiting included)
+        if cache is not None and settings.use_cache:
+            for comp in COMPONENTS:
+                payload = cache.get(fp, comp, keys[comp])
+                if payload is None and not cache.claim(fp, comp, keys[comp]):
+                    payload = cache.wait_for(fp, comp, keys[comp])  # another process measures
+                if payload is not None:
+                    cached[comp] = payload
+        missing = [c for c in COMPONENTS if c not in cached]
         if missing:
             fresh, protocol_info = _measure_components(cfg, missing, plan, rt, settings, progress)
             if cache is not None:
@@ -193,7 +193,7 @@ def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),
                     cache.put(fp, comp, keys[comp], fresh[comp])
     finally:
         if cache is not None:
-            for comp in missing:
+            for comp in COMPONENTS:  # only this process's own claims go
                 cache.release(fp, comp, keys[comp])
     stages = {c: _stage(cached[c], "cached") if c in cached else _stage(fresh[c], None)
               for c in COMPONENTS}

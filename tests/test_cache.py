@@ -101,3 +101,29 @@ def test_two_processes_write_at_once(tmp_path):
         p.join(120)
         assert p.exitcode == 0
     assert len(LatencyCache(path).entries("fp")) == 100
+
+
+def test_claims_are_released_when_waiting_is_interrupted(tiny, fast_settings, monkeypatch):
+    """Ctrl-C while waiting for another process's component must not leave this process's
+    earlier claims behind (others would wait on them for up to 30 minutes)."""
+    import pytest
+
+    from fastvlm.measure import measure_ttft
+
+    cache = LatencyCache()
+    real_claim, calls = LatencyCache.claim, []
+
+    def claim(self, fp, kind, key):  # the first component is ours, the second another's
+        calls.append(kind)
+        return real_claim(self, fp, kind, key) if len(calls) == 1 else False
+
+    def interrupted(self, *args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LatencyCache, "claim", claim)
+    monkeypatch.setattr(LatencyCache, "wait_for", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        measure_ttft(tiny, fast_settings, cache)
+    assert len(calls) == 2
+    assert cache._db.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    cache.close()

@@ -26,8 +26,11 @@ def run(args) -> int:
     from fastvlm.cache import LatencyCache
     from fastvlm.runtime import setup_runtime
 
-    cache = LatencyCache()
-    fp = setup_runtime().fingerprint
+    with LatencyCache() as cache:
+        return _run(args, cache, setup_runtime().fingerprint)
+
+
+def _run(args, cache, fp: str) -> int:
     if args.action == "clear":
         n = cache.clear(None if args.all_devices else fp, unstable_only=args.unstable)
         print(f"removed {n} {'unstable ' if args.unstable else ''}entries from {cache.path}")

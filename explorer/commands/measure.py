@@ -40,7 +40,8 @@ def run(args) -> int:
 
     progress = Progress(f"measuring {cfg.name or 'config'}")
     try:
-        result = measure_ttft(cfg, settings, LatencyCache(), progress)
+        with LatencyCache() as cache:
+            result = measure_ttft(cfg, settings, cache, progress)
     finally:
         progress.close()
     if args.json:
