@@ -25,9 +25,10 @@ def machine() -> dict:
 
 def cpu_probe(repeats: int = 7, n: int = 5_000_000) -> dict:
     """A fixed pure-Python loop timed `repeats` times. On a shared (virtual) host its time
-    varies although the load average says idle (0.53 to 0.77 s for one loop, a minute apart,
-    on the AMD EPYC host), and so do every benchmark's milliseconds; the spread says how much
-    to trust a difference between runs. spread = (slowest - fastest) / median."""
+    varies although the load average says idle (medians of 63 to 87 ms in the saved results, and
+    up to 34% between the fastest and slowest of one run's 7 loops, on the AMD EPYC host), and
+    so do every benchmark's milliseconds; the spread says how much to trust a difference between
+    runs. spread = (slowest - fastest) / median."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -2,6 +2,6 @@
 
     fastvlm-explore dashboard [--storage URL] [--port 8501]
 
-`data` and `details` compute (pure), `charts*` draw plotly figures (pure), `cache` wraps the slow
-reads in `st.cache_data`, `views/*` lay out one page each, and `app.py` is the Streamlit entry.
+`data` and `details` compute (pure), `charts*` draw plotly figures (pure), `cache` keeps the slow
+reads in Streamlit's caches, `views/*` lay out one page each, and `app.py` is the Streamlit entry.
 """

@@ -3,7 +3,7 @@
     python -c "from dashboard.data import list_studies; print(list_studies(None))"
 
 Everything here is pure (no Streamlit, no torch) so it is tested directly; `dashboard/cache.py`
-wraps the slow parts in `st.cache_data`. Rows come from `explorer.results` and the Pareto math
+keeps the slow parts in Streamlit's caches. Rows come from `explorer.results` and the Pareto math
 from `explorer.pareto`, the same code the CLI's `pareto` and `recommend` use.
 """
 

@@ -4,8 +4,9 @@
 
 `st.plotly_chart` remounts its chart whenever the figure changes (its identity hashes the
 figure): every slider step creates a WebGL context, compiles its shaders, plots twice and loses
-the user's zoom (benchmarks/bench_dashboard.py measured 0.70 s per step on 2 cores). The
-`live_chart.js` renderer keeps one plotly <div> across reruns and calls `Plotly.react`.
+the user's zoom (benchmarks/bench_dashboard.py: 0.83 s per step on 2 cores, 2.1x the live
+chart's). The `live_chart.js` renderer keeps one plotly <div> across reruns and calls
+`Plotly.react`.
 
 It needs Streamlit's components v2 and app static serving (`--server.enableStaticServing`,
 which `fastvlm-explore dashboard` passes) to load plotly.js: the copy shipped with the plotly

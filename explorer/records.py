@@ -5,20 +5,26 @@ Storage layout (schema version 1), all in standard Optuna storage:
 study.user_attrs
     schema_version   1
     spec             the study spec (studies/*.toml, resolved) as a dict
+    spec_raw         the study file's merged TOML as read (to re-create the spec exactly)
     fingerprint      the device/software `RuntimeInfo` dict of the first worker
     objectives       [{name, direction, unit, label}] in the order of the study's values
     constraints      {"max_ttft_ms": float | None, "max_memory_mb": float | None}
-    proxy            {"tier": int, "label": str}
+    proxy            {tier, name, measures, calibration_version, calibration_rmse{family}}
+    references_skipped  {preset: why} for published points outside the space
+    requeued         numbers of Ctrl-C-interrupted trials already enqueued again
+    confirmations    {str(number): `confirm` record}, see explorer/confirm.py
 trial.user_attrs (each key one JSON value)
     config           VlmConfig.to_dict()
     summary          one-line description
     counts           fastvlm.AnalyticCounts.to_dict()
     ttft             compact TTFT result (measure_ttft(...).to_dict() without raw samples)
     proxy            ProxyResult.to_dict(): tier, label, families{text_rich, general}, ...
+    proxy_curve      [[step, value], ...] reported by tier 2 while it trains
     memory_mb        the value the memory constraint used; memory_source says how it was got
     constraints      {name: value}; <= 0 means satisfied (Optuna's convention)
     reference        preset name when the trial is a published FastVLM reference point
-    error            why a failed / pruned trial did not finish
+    repeat_of        the earlier trial with the same configuration (a skipped repeat)
+    error            why a failed / pruned trial did not finish; traceback for unexpected ones
     fingerprint      the worker's fingerprint hash (to detect mixed devices)
 """
 

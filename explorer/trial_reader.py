@@ -3,17 +3,18 @@
     from explorer.trial_reader import read_trials; trials = read_trials(study)
 
 `study.get_trials()` on an RDB storage builds an ORM object for every row of five tables and a
-`FrozenTrial` per trial: 8.3 s for the 10,000-trial benchmark study on 2 cores, against 1.6 s
-here (benchmarks/results/dashboard.md); it was nearly all of the dashboard's first load, and
-the sweep's progress bar reads the study after every trial. Display needs only each trial's
-number, state, values, user attributes and completion time, so on RDB storages (SQLite,
-PostgreSQL, MySQL) those are selected with SQLAlchemy Core from Optuna's own table definitions.
-Any other storage, or any error (say, a schema a newer Optuna changed), falls back to
-`study.get_trials()`; tests/test_trial_reader.py checks that both give the same rows.
+`FrozenTrial` per trial: 9.5 s for the 10,000-trial benchmark study on 2 cores, against 1.1 s
+here (benchmarks/results/dashboard.json, `read_study_*`); it was nearly all of the dashboard's
+first load, and the sweep's progress bar reads the study after every trial. Display needs only
+each trial's number, state, values, user attributes and completion time, so on RDB storages
+(SQLite, PostgreSQL, MySQL) those are selected with SQLAlchemy Core from Optuna's own table
+definitions. Any other storage, or any error (say, a schema a newer Optuna changed), falls back
+to `study.get_trials()`; tests/test_trial_reader.py checks that both give the same rows.
 
 `read_frozen_trials` does the same for Optuna's analyses (the dashboard's importances): the
-complete trials with parameters and distributions as `FrozenTrial`s, 0.39 s against 6.9 s for
-the benchmark study. `count_trials` is one SQL count (the dashboard polls it every 2 s).
+complete trials with parameters and distributions as `FrozenTrial`s, 0.39 s against 6.2 s for
+the benchmark study (one run on the Xeon host). `count_trials` is one SQL count (the dashboard
+polls it every 2 s).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ print(read_pages([render_page('text_rich', 0)], 512))"
 Preprocessing follows FastVLM / LLaVA ("pad" aspect mode): pad to a square with the CLIP mean
 colour, then resize to r x r with an antialiased bicubic kernel (transformers'
 `LlavaImageProcessor.resample = BICUBIC`, torchvision `antialias=True`, which PIL's BICUBIC
-matches). "area" (box filter) is a robustness variant. The resized image is then upsampled back
-to 1024 with the same kernel (r < 1024), so the reader is limited by the information that
-survives at r, not by its own minimum text height; above 1024 the model's view is read as is.
+matches). "area" (box filter) is a robustness variant. The resized image is then upsampled to
+READ_SIZE (1536) with the same kernel, so the reader is limited by the information that
+survives at r, not by its own minimum text height; from 1536 up the model's view is read as is.
 Tesseract runs one process per page (`--psm 6`, one thread each, Sauvola binarisation), up to
 `os.cpu_count()` at a time. It is the reader tier 1 is calibrated with.
 
