@@ -136,13 +136,22 @@ class StudyFrame:
                 return r
         raise KeyError(number)
 
-    def to_dataframe(self):
-        import pandas as pd
 
-        df = pd.DataFrame(self.rows)
-        for i, name in enumerate(self.metric_names):
-            df[f"value_{name}"] = [v[i] if v else None for v in df.get("values", [])]
-        return df
+def rows_csv(rows: list[dict]) -> str:
+    """Flat rows as CSV (`pareto --csv`, the dashboard's download): every column but `values`,
+    nested values (config, cached stages) as JSON so that a script can parse them back."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=[k for k in rows[0] if k != "values"],
+                           extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                        for k, v in r.items()})
+    return buf.getvalue()
 
 
 def study_frame(study) -> StudyFrame:

@@ -178,6 +178,13 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path):
     assert data["metric_names"] == ["ttft_ms", "proxy_text_rich"]
     first = data["trials"][0]
     assert {"number", "values", "config", "ttft_breakdown", "proxy"} <= set(first)
+    import csv
+    import io
+
+    r = cli("pareto", "--study", "tiny", "--csv")
+    table = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [int(row["number"]) for row in table] == [t["number"] for t in data["trials"]]
+    assert json.loads(table[0]["config"]) == first["config"]  # JSON, not a Python repr
     r = cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")
     assert r.returncode == 0 and "recommended: trial" in r.stdout and "why:" in r.stdout
     out = tmp_path / "export"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 
 from ._options import print_json, table
@@ -50,7 +49,7 @@ def budgets_from_args(frame, args):
 
 
 def run(args) -> int:
-    from explorer.results import load_frame
+    from explorer.results import load_frame, rows_csv
 
     frame = load_frame(args.study, args.storage)
     front = frame.front(budgets_from_args(frame, args))
@@ -59,11 +58,7 @@ def run(args) -> int:
                     "metric_names": frame.metric_names, "trials": [_trial_json(r) for r in front]})
         return 0
     if args.csv:
-        if front:
-            cols = [k for k in front[0] if k != "values"]
-            w = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(front)
+        sys.stdout.write(rows_csv(front))
         return 0
     if not front:
         done = len(frame.complete())
