@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-PROXY_FAMILIES = ("text_rich", "general")
 
 
 @dataclass(frozen=True)

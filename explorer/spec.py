@@ -40,6 +40,11 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
 }
 
 
+def spec_identity(raw: dict) -> dict:
+    """The part of a study file's content that defines the study (`StudySpec.identity`)."""
+    return {k: v for k, v in raw.items() if k not in ("run", "description", "include")}
+
+
 class SpecError(UsageError):
     """A study file is invalid: the message names the file, the key and the reason."""
 
@@ -71,8 +76,7 @@ class StudySpec:
 
     def identity(self) -> dict:
         """What must match for a rerun or a worker to join this study (not trials/timeout)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("run", "description", "include")}
-        return raw
+        return spec_identity(self.raw)
 
     def to_dict(self) -> dict:
         d = asdict(self)

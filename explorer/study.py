@@ -31,8 +31,8 @@ from .evaluate import Infeasible, evaluate_config
 from .objectives import get_objective
 from .records import SCHEMA_VERSION
 from .repeats import INTERRUPTED, REPEAT_ATTR, REPEATS_STATE, StopRule, counted, earlier_twin
-from .spec import SpecError, StudySpec, spec_from_dict
-from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study
+from .spec import SpecError, StudySpec, spec_from_dict, spec_identity
+from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study, study_names
 
 
 
@@ -93,8 +93,7 @@ def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
                allow_other_device: bool = False) -> optuna.Study:
     """Create the study (metric names, attrs, reference points) or resume it after checks."""
     directions = [get_objective(o).direction for o in spec.objectives]
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage, False)}
-    if spec.name not in names:
+    if spec.name not in study_names(storage):
         study = optuna.create_study(study_name=spec.name, storage=storage,
                                     directions=directions, sampler=make_sampler(spec))
         with warnings.catch_warnings():  # stable in practice; optuna-dashboard reads it
@@ -106,18 +105,14 @@ def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
         return study
     study = optuna.load_study(study_name=spec.name, storage=storage, sampler=make_sampler(spec))
     stored = study.user_attrs.get("spec_raw")
-    if stored is not None and _identity(stored) != _identity(spec.raw):
+    if stored is not None and spec_identity(stored) != spec.identity():
         diff = sorted(k for k in set(stored) | set(spec.raw)
-                      if _identity(stored).get(k) != _identity(spec.raw).get(k))
+                      if spec_identity(stored).get(k) != spec.identity().get(k))
         raise SpecError(f"study {spec.name!r} exists with a different spec (differs in: "
                         f"{', '.join(diff)}); rename the study or use the stored one")
     check_device(study, runtime, allow_other_device)
     requeue_interrupted(study)
     return study
-
-
-def _identity(raw: dict) -> dict:
-    return {k: v for k, v in raw.items() if k not in ("run", "description", "include")}
 
 
 def check_device(study: optuna.Study, runtime: RuntimeInfo, allow: bool) -> None:

@@ -77,6 +77,7 @@ class ProtocolResult:
 
     def to_dict(self) -> dict:
         return {"cold_ms": self.cold_ms, "warmup_calls": self.warmup_calls,
+                "warmup_last_ms": self.warmup_last_ms,  # the calls that ended the warm-up
                 "canary_drift": self.canary_drift, "canary_ms": self.canary_ms,
                 "unstable": self.unstable,
                 "noisy_items": self.noisy,

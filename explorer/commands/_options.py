@@ -6,12 +6,6 @@ import argparse
 import json
 import sys
 
-CONFIG_HELP = """configuration: a preset plus overrides, or a file
-  --preset NAME            fastvlm-0.5b (default), fastvlm-1.5b, fastvlm-7b, fastvit-0.5b, tiny
-  --config FILE            TOML/JSON file (keys: preset, resolution, llm, encoder.*, ...)
-  overrides beat the file, which beats the preset"""
-
-
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(","))
@@ -27,7 +21,9 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("configuration (preset + overrides, or --config FILE)")
+    g = parser.add_argument_group(
+        "configuration (preset + overrides, or --config FILE)",
+        "overrides beat the file, which beats the preset (default preset: fastvlm-0.5b)")
     g.add_argument("--preset", help="named configuration (see `fastvlm-explore presets`)")
     g.add_argument("--config", metavar="FILE", help="TOML or JSON configuration file")
     g.add_argument("--resolution", type=int, help="input side in pixels, e.g. 256..1536")
