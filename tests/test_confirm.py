@@ -71,6 +71,8 @@ def test_confirm_measures_in_interleaved_order_and_reports_every_run():
     found = confirm([1, 2], rows, {"budget_s": 1}, processes=3, measure=fake_measure,
                     on_result=lambda c: stored.append((c.number, len(c.runs))))
     assert sorted(seen) == [1, 1, 1, 2, 2, 2] and len(stored) == 6
+    # every round measures each trial once before any is measured again
+    assert all(sorted(seen[i:i + 2]) == [1, 2] for i in range(0, 6, 2)), seen
     assert [len(c.runs) for c in found] == [3, 3]
     assert found[1].errors == ["boom"] * len(found[1].errors) and found[1].errors
 
