@@ -66,6 +66,9 @@ def plan_layers(cfg: VlmConfig, mode: str = "auto", budget_mb: float | None = No
             raise MeasureError(f"{cfg.summary()} needs ~{full_mb:.0f} MB (predicted) but the "
                                f"memory budget is {budget:.0f} MB; use --extrapolate auto")
         return LayerPlan(False, (L,), L, full_mb, budget, "fits in memory")
+    if L < 2:  # a line needs two depths
+        raise MeasureError(f"{cfg.llm.name} has 1 layer: nothing to extrapolate from; measure "
+                           "it in full (--extrapolate never)")
     per_layer_mb = _layer_params(cfg) * DTYPE_BYTES[cfg.dtype] / 2**20
     base_mb = full_mb - L * per_layer_mb
     fit_layers_max = int((budget - base_mb) // per_layer_mb) if per_layer_mb else L

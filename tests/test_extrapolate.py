@@ -1,7 +1,10 @@
+import dataclasses
+
 import pytest
 
 from fastvlm import preset
 from fastvlm.extrapolate import fit_layers, plan_layers
+from fastvlm.runtime import MeasureError
 from fastvlm.stats import Latency
 
 
@@ -40,3 +43,7 @@ def test_plan_picks_variants_that_fit():
     assert tight.extrapolate and tight.layers[0] == 1 and tight.layers[-1] < 8
     assert plan_layers(cfg, "auto", budget_mb=20000).layers == (1, 2, 4, 8)
     assert plan_layers(preset("tiny"), "always", budget_mb=1e9).layers == (1, 2)
+    tiny = preset("tiny")
+    one = dataclasses.replace(tiny, llm=dataclasses.replace(tiny.llm, num_layers=1))
+    with pytest.raises(MeasureError, match="has 1 layer: nothing to extrapolate from"):
+        plan_layers(one, "always", budget_mb=1e9)
