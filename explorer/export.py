@@ -46,23 +46,55 @@ def export_files(rec: TrialRecord, study_name: str, trial_number: int,
     return files
 
 
+EXPORT_FILES = ("config.json", "fastvlm_explorer.json", "measurements.json", "MODEL_CARD.md")
+
+
 def write_export(files: dict[str, str], out_dir: str | Path, overwrite: bool = False) -> Path:
-    """Write all files or none: into a temp dir beside `out_dir`, then rename into place."""
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    """Write all files or none: into a temp dir beside `out_dir`, then rename into place.
+
+    `overwrite` replaces a previous export only: a folder holding anything else (or the
+    current folder, or one containing it) is refused, never emptied."""
+    out = Path(out_dir).absolute()
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out_dir} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out_dir} exists and is not empty; pass --force to replace "
+                                  "a previous export")
+        if Path.cwd().resolve().is_relative_to(out.resolve()):
+            raise FileExistsError(f"{out_dir} is the current folder or contains it; export to "
+                                  "a new folder")
+        others = sorted(p.name for p in out.iterdir() if p.name not in EXPORT_FILES)
+        if others:
+            raise FileExistsError(f"{out_dir} holds files that are not an export "
+                                  f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
+                                  "; --force replaces only a previous export")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise FileExistsError(f"cannot make {out_dir}: {e.filename} is a file") from None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    old = None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the export from other users
         for name, content in files.items():
             (tmp / name).write_text(content)
         if out.exists():
-            shutil.rmtree(out)
+            old = out.with_name(f"{tmp.name}-old")
+            os.replace(out, old)
         os.replace(tmp, out)
     except BaseException:
+        if old is not None and not out.exists():
+            os.replace(old, out)  # put the previous export back
+            old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(out_dir)
 
 
 def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_attrs: dict) -> str:

@@ -21,7 +21,8 @@ def register(sub) -> None:
     add_study_args(p)
     p.add_argument("--trial", type=int, required=True, help="trial number")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace a previous export in the output folder (nothing else)")
     p.set_defaults(func=run)
 
 
@@ -42,5 +43,7 @@ def run(args) -> int:
         out = write_export(files, args.out, overwrite=args.force)
     except FileExistsError as e:
         raise UsageError(str(e)) from None
+    except OSError as e:  # a path under a file, a read-only or virtual file system, ...
+        raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from None
     print(f"wrote {', '.join(sorted(files))} to {out}")
     return 0
