@@ -71,8 +71,9 @@ def write_export(files: dict[str, str], out_dir: str | Path, overwrite: bool = F
                                   "; --force replaces only a previous export")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
-        raise FileExistsError(f"cannot make {out_dir}: {e.filename} is a file") from None
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in out.parents if p.exists())
+        raise FileExistsError(f"cannot make {out_dir}: {blocker} is a file") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     old = None
     try:
