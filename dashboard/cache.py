@@ -41,5 +41,9 @@ def trial_count(url: str | None, name: str) -> int:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
+def confirmations(url: str | None, name: str) -> dict:
+    return data.confirmations(url, name)
+
+
 def confirmation(url: str | None, name: str, number: int) -> dict | None:
-    return data.confirmation(url, name, number)
+    return confirmations(url, name).get(str(number))

@@ -20,6 +20,13 @@ import plotly.graph_objects as go
 from .data import FAMILIES, FrontView, StudyData, accuracy_label, ttft_label
 
 LLM_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
+PARETO_HEIGHT = 660
+# Below the plot (yref "container": a fraction of the figure's fixed height from its bottom):
+# the colour bar 140 px up, under the x-axis title, and the legend 85 px up, under the bar.
+COLORBAR = dict(title=dict(text="resolution (px)", side="top"), orientation="h",
+                x=0.5, xanchor="center", len=0.8, thickness=12, tickangle=0,
+                yref="container", y=140 / PARETO_HEIGHT, ypad=0, yanchor="top")
+LEGEND_Y = 85 / PARETO_HEIGHT
 GREY = "#c4c4c4"
 FRONT = "#d62728"
 # Points above which the scatter uses WebGL markers (SVG slows down); the browser test lowers it
@@ -28,9 +35,12 @@ GL_ABOVE = int(os.environ.get("FASTVLM_DASHBOARD_GL_ABOVE", "2000"))
 # plotly.js config for the Pareto chart. plotly draws WebGL at twice the CSS resolution by
 # default: 4x the pixels, the largest cost of a page load without a GPU (SwiftShader).
 PARETO_CONFIG = {"displaylogo": False, "plotGlPixelRatio": 1}
-# Margins as plotly's auto-margin ends up with them (colorbar right, two legend rows below):
-# when the first draw already has them, plotly does not redraw every trace to make room.
-PARETO_MARGIN = dict(l=70, r=165, t=30, b=150)
+# Fixed margins with room for what sits outside the plot (below it: tick labels and the axis
+# title, a horizontal colour bar, up to three legend rows): when the first draw already has
+# them, plotly does not redraw every trace to make room. No colour bar on the right, so a
+# narrow window (800 px) keeps most of its width for the plot.
+PARETO_MARGIN = dict(l=70, r=30, t=30, b=215)
+NEUTRAL = "#8c8c8c"  # legend swatches of the LLM symbols (their markers take the colour scale)
 # numpy dtypes that plotly.js reads as typed arrays ({dtype, bdata}); others go as lists
 TYPED_ARRAYS = {"f4", "f8", "i1", "u1", "i2", "u2", "i4", "u4"}
 
@@ -124,14 +134,21 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
     # legend cannot take a colour from one (it warns and draws the LLM symbols black).
     res = c["resolution"][view.shown]
     scale = dict(colorscale="Viridis", cmin=float(res.min()), cmax=float(res.max()),
-                 colorbar=dict(title=dict(text="resolution (px)"), x=1.02))
+                 colorbar=COLORBAR)
     first = True
     for llm in llms:
         idx = np.flatnonzero(view.feasible & (c["llm"] == llm))
         if not idx.size:
             continue
+        # the legend would take an arbitrary colour of the scale for the symbol: an empty
+        # trace in a neutral colour carries the legend entry (a click on it hides the LLM)
+        traces.append(dict(type="scatter", x=[None], y=[None], mode="markers",
+                           name=f"{llm} ({idx.size})",
+                           legendgroup=f"llm:{llm}", hoverinfo="skip",
+                           marker=dict(color=NEUTRAL, size=10, symbol=symbol[llm])))
         traces.append(dict(
             type=kind, x=x[idx], y=y[idx], mode="markers", name=f"{llm} ({idx.size})",
+            legendgroup=f"llm:{llm}", showlegend=False,
             **_suffix(hover(data, idx, fam), ""),
             marker=dict(color=c["resolution"][idx].astype(np.float32), **scale,
                         showscale=first, size=sizes[idx], symbol=symbol[llm], opacity=0.85,
@@ -144,12 +161,16 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
             line=dict(color=FRONT, width=2, shape="hv"), hoverinfo="skip"))
     traces += _references(data, view, x, y) + _choices(data, view, selected, x, y)
     shapes, notes = _budget_lines(view)
+    tick = log_ticks(x[view.shown])
     layout = dict(
         shapes=shapes, annotations=notes,  # no template: plotly.js's look, as before (*)
-        xaxis=dict(type="log", title=dict(text=ttft_label(data))),
+        xaxis=dict(type="log", title=dict(text=ttft_label(data)), **tick),
         yaxis=dict(title=dict(text=accuracy_label(data, fam))),
-        legend=dict(orientation="h", y=-0.18), height=560, margin=PARETO_MARGIN,
-        clickmode="event+select", dragmode="zoom", hovermode="closest", uirevision=data.name,
+        legend=dict(orientation="h", yref="container", y=LEGEND_Y, yanchor="top", x=0),
+        height=PARETO_HEIGHT, margin=PARETO_MARGIN,
+        clickmode="event+select", dragmode="zoom", hovermode="closest",
+        # the zoom survives budget changes, not a switch of study or accuracy family
+        uirevision=f"{data.name}/{fam}",
         # plotly cannot derive a label colour from colour-axis markers (it warns, draws black)
         hoverlabel=dict(bgcolor="white", bordercolor="#777", font=dict(color="#222")))
     # (*) go.Figure added Streamlit's template, whose only content is a placeholder colourway
@@ -159,15 +180,42 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
 
 
 def _references(data: StudyData, view: FrontView, x: np.ndarray, y: np.ndarray) -> list[dict]:
-    c = data.cols
-    idx = np.flatnonzero(view.shown & (c["reference"] != ""))
-    if not idx.size:
-        return []
-    return [dict(type="scatter", x=x[idx], y=y[idx], mode="markers+text",
-                 name="published FastVLM", textposition="top center",
-                 **_suffix(hover(data, idx, view.family), ""), texttemplate=c["reference"][idx],
-                 marker=dict(symbol="star", size=18, color="gold",
-                             line=dict(width=1, color="black")))]
+    """Published FastVLM points: gold stars, grey stars (still named) when over budget."""
+    c, out = data.cols, []
+    ref = view.shown & (c["reference"] != "")
+    for name, sel, colour, line, extra in (
+            ("published FastVLM", ref & view.feasible, "gold", "black", ""),
+            ("published FastVLM: over budget", ref & ~view.feasible, GREY, "#7f7f7f",
+             "<br><i>over budget</i>")):
+        idx = np.flatnonzero(sel)
+        if idx.size:
+            out.append(dict(type="scatter", x=x[idx], y=y[idx], mode="markers+text", name=name,
+                            textposition="top center", cliponaxis=False,
+                            texttemplate=c["reference"][idx],
+                            **_suffix(hover(data, idx, view.family), extra),
+                            marker=dict(symbol="star", size=18, color=colour,
+                                        line=dict(width=1, color=line))))
+    return out
+
+
+def log_ticks(values: np.ndarray) -> dict:
+    """Tick values and labels of a log axis as whole numbers (500, 1,000, 2,000, 5,000): plotly
+    labels the minor ticks of a log axis with their first digit only ("5 6 7 8 9 1000 2 3").
+    1-2-5 per decade; every digit when the values span less than a decade and a half."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if v.size == 0:
+        return {}
+    lo, hi = float(v.min()), float(v.max())
+    digits = (1, 2, 3, 5, 7) if hi / lo < 30 else (1, 2, 5)
+    if hi / lo < 3:
+        digits = tuple(range(1, 10))
+    vals = [m * 10.0 ** e for e in range(int(np.floor(np.log10(lo))) - 1,
+                                         int(np.ceil(np.log10(hi))) + 2) for m in digits]
+    return dict(tickvals=vals, ticktext=[_tick_text(t) for t in vals])
+
+
+def _tick_text(v: float) -> str:
+    return f"{v:,.0f}" if v >= 1 else f"{v:g}"
 
 
 def _choices(data: StudyData, view: FrontView, selected: int | None, x: np.ndarray,

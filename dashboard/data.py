@@ -21,7 +21,8 @@ from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_hist
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, recommend
 from explorer.repeats import REPEAT_ATTR, REPEATS_STATE
-from explorer.results import Budgets, StudyFrame, config_key, first_per_config, study_frame
+from explorer.results import (Budgets, StudyFrame, attach_confirmations, config_key,
+                              first_per_config, rows_csv, study_frame)
 from explorer.trial_reader import count_trials
 
 FAMILIES = {"text_rich": "text-rich", "general": "general"}
@@ -126,9 +127,9 @@ def trial_count(url: str | None, name: str) -> int:
         raise DashboardError(f"cannot count the trials of {name!r}: {_first_line(e)}") from None
 
 
-def confirmation(url: str | None, name: str, number: int) -> dict | None:
-    """`fastvlm-explore confirm`'s record of trial `number` (None: never confirmed), read from
-    the study's attributes alone: a confirmation adds no trial, so the cached study would not
+def confirmations(url: str | None, name: str) -> dict:
+    """`fastvlm-explore confirm`'s records by trial number (as a string), read from the
+    study's attributes alone: a confirmation adds no trial, so the cached study would not
     show it."""
     from explorer.confirm import CONFIRMATIONS_ATTR
 
@@ -137,7 +138,19 @@ def confirmation(url: str | None, name: str, number: int) -> dict | None:
         attrs = storage.get_study_user_attrs(storage.get_study_id_from_name(name))
     except Exception as e:
         raise DashboardError(f"cannot read study {name!r}: {_first_line(e)}") from None
-    return (attrs.get(CONFIRMATIONS_ATTR) or {}).get(str(number))
+    return dict(attrs.get(CONFIRMATIONS_ATTR) or {})
+
+
+def confirmation(url: str | None, name: str, number: int) -> dict | None:
+    """The confirmation of trial `number` (None: never confirmed)."""
+    return confirmations(url, name).get(str(number))
+
+
+def with_confirmations(rows: list[dict], found: dict) -> list[dict]:
+    """Copies of `rows` with the confirmed columns of `found` (`confirmations`)."""
+    out = [dict(r) for r in rows]
+    attach_confirmations(out, found)
+    return out
 
 
 def load_study_data(url: str | None, name: str) -> StudyData:
@@ -326,26 +339,39 @@ def state_counts(data: StudyData) -> dict[str, int]:
 
 # ---- tables ----
 
+def memory_header(rows: list[dict]) -> str:
+    """'memory MB (predicted)' when every row's memory is the analytic prediction."""
+    src = {r.get("memory_source") for r in rows if r.get("memory_mb") is not None}
+    return "memory MB (predicted)" if src == {"predicted"} else "memory MB"
+
+
 def front_table(rows: list[dict], family: str) -> list[dict]:
-    """The front for display: one dict per trial, fastest first."""
+    """The front for display: one dict per trial, fastest first, the columns that decide a
+    choice first (TTFT, proxy, memory, the confirmed TTFT when `confirm` ran), then the
+    configuration and the breakdown. Numbers stay numbers (the page formats them)."""
     key = f"proxy_{family}"
-    return [{"trial": r["number"], "configuration": r.get("summary"),
-             "reference": r.get("reference") or "", "TTFT ms": r.get("ttft_ms"),
-             "encoder ms": r.get("encoder_ms"), "prefill ms": r.get("prefill_ms"),
-             f"proxy {FAMILIES[family]}": r.get(key), "±": r.get(f"{key}_unc"),
-             "memory MB": r.get("memory_mb"), "unstable": bool(r.get("unstable")),
-             "extrapolated": bool(r.get("extrapolated"))} for r in rows]
+    mem = memory_header(rows)
+    confirmed = any(r.get("confirmed_ttft_ms") is not None for r in rows)
+    mixed = mem == "memory MB" and any(r.get("memory_source") == "predicted" for r in rows)
+    out = []
+    for r in rows:
+        row = {"trial": r["number"], "TTFT ms": r.get("ttft_ms"),
+               f"proxy {FAMILIES[family]}": r.get(key), "±": r.get(f"{key}_unc"),
+               mem: r.get("memory_mb")}
+        if mixed:
+            row["memory source"] = r.get("memory_source")
+        if confirmed:
+            row["confirmed TTFT ms"] = r.get("confirmed_ttft_ms")
+            row["confirmed spread"] = r.get("confirmed_spread")
+        row |= {"configuration": r.get("summary"), "encoder ms": r.get("encoder_ms"),
+                "projector ms": r.get("projector_ms"), "prefill ms": r.get("prefill_ms"),
+                "reference": r.get("reference") or "", "unstable": bool(r.get("unstable")),
+                "extrapolated": bool(r.get("extrapolated"))}
+        out.append(row)
+    return out
 
 
 def front_csv(rows: list[dict]) -> str:
-    """The same flat columns as `fastvlm-explore pareto --csv`."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=[k for k in rows[0] if k != "values"],
-                           extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
+    """The same columns as `fastvlm-explore pareto --csv` (`explorer.results.rows_csv`: nested
+    values such as `config` as JSON)."""
+    return rows_csv(rows)

@@ -6,6 +6,8 @@ completed) is reported here in the page, and the pages are then not drawn.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,9 +17,13 @@ from explorer.results import Budgets
 from explorer.storage import default_storage_url, redact
 
 from . import cache
-from .data import FAMILIES, DashboardError, FrontView, StudyData, failure_summary, front_view
+from .data import (FAMILIES, DashboardError, FrontView, StudyData, accuracy_label,
+                   failure_summary, front_view)
 
 SWEEP_HINT = "`fastvlm-explore sweep studies/quick.toml`"
+NO_LIMIT = "no limit"
+# Seconds between checks for new trials while a page is open (one SQL count each).
+WATCH_EVERY = float(os.environ.get("FASTVLM_DASHBOARD_WATCH_S", "3"))
 
 
 @dataclass
@@ -54,6 +60,7 @@ def sidebar(url: str | None, requested: str | None, pages: list[str]) -> Context
     except DashboardError as e:
         st.error(str(e))
         return None
+    watch(url, name, n)
     if data is None:
         st.title(name)
         st.info(f"Study **{name}** has no trials yet; the sweep may still be starting.")
@@ -95,10 +102,66 @@ def _no_complete(data: StudyData) -> None:
 def ttft_options(lo: float, hi: float, keep: float | None = None) -> list[float]:
     """Log-spaced TTFT budgets from the fastest to the slowest trial (2 significant digits),
     plus the study's stored budget; the last option means no limit."""
-    vals = np.geomspace(max(lo, 1e-3), max(hi, lo * 1.001, 1e-3), 60)
-    vals = [float(f"{v:.2g}") for v in vals]
-    vals += [float(np.ceil(hi))] + ([float(keep)] if keep is not None and keep < hi else [])
-    return sorted({v for v in vals if v > 0})
+    lo = max(lo, 1e-3)
+    vals = [float(f"{v:.2g}") for v in np.geomspace(lo, max(hi, lo * 1.001), 60)]
+    vals = [v for v in vals if v >= lo] + [_ceil_2g(lo), float(np.ceil(hi))]
+    vals += [float(keep)] if keep is not None and keep < hi else []  # the study's own budget
+    return sorted({v for v in vals if 0 < v <= np.ceil(hi)})
+
+
+def _ceil_2g(v: float) -> float:
+    """`v` rounded up to 2 significant digits (the strictest budget that admits it)."""
+    unit = 10.0 ** (math.floor(math.log10(v)) - 1)
+    return float(f"{math.ceil(v / unit - 1e-9) * unit:.6g}")
+
+
+def limit_options(values: np.ndarray, upper: bool, step: float) -> list[float]:
+    """Budgets on a grid of `step` for a limit over `values` (upper: a maximum, else a
+    minimum). Every trial is reachable: the strict end is the grid value nearest the extreme
+    trial that still admits it (a max-memory slider starts at or above the smallest memory,
+    a min-proxy slider ends at or below the best proxy) and the permissive end admits every
+    trial; that end (last for a maximum, first for a minimum) means no limit."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return []
+    lo_k, hi_k = math.floor(v.min() / step + 1e-9), math.ceil(v.max() / step - 1e-9)
+    if upper:
+        lo_k = max(math.ceil(v.min() / step - 1e-9), lo_k)  # admits the smallest value
+    else:
+        hi_k = min(math.floor(v.max() / step + 1e-9), hi_k)  # admits the largest value
+    opts = [round(k * step, 10) for k in range(lo_k, max(hi_k, lo_k) + 1)]
+    # rounding could leave an end a hair past the extreme value: step it back in
+    if upper and opts[0] < v.min():
+        opts[0] = round(opts[0] + step, 10)
+    if not upper and opts[-1] > v.max():
+        opts[-1] = round(opts[-1] - step, 10)
+    opts = sorted(set(opts))
+    if len(opts) == 1:  # one value (or all equal): the limit itself and no limit
+        opts = [opts[0], round(opts[0] + step, 10)] if upper else [round(opts[0] - step, 10),
+                                                                   opts[0]]
+    return opts
+
+
+def memory_step(values: np.ndarray) -> float:
+    """1 MB, or a coarser 1-2-5 step so that the slider has at most ~400 positions."""
+    v = values[np.isfinite(values)]
+    span = float(v.max() - v.min()) if v.size else 0.0
+    step = 1.0
+    while span / step > 400:
+        step *= 2.5 if str(int(step)).startswith("2") else 2.0
+    return step
+
+
+@st.fragment(run_every=WATCH_EVERY)
+def watch(url: str | None, name: str, n: int) -> None:
+    """While a page is open: count the study's trials every few seconds (cached 2 s, one SQL
+    count) and rerun the app when the count changed, so new trials appear on their own."""
+    try:
+        now = cache.trial_count(url, name)
+    except DashboardError:
+        return  # the next full run reports it
+    if now != n:
+        st.rerun(scope="app")
 
 
 def _budgets(data: StudyData, family: str) -> Budgets:
@@ -110,25 +173,39 @@ def _budgets(data: StudyData, family: str) -> Budgets:
     default = opts[-1] if stored.max_ttft_ms is None else min(
         (v for v in opts if v >= stored.max_ttft_ms), default=opts[-1])
     ttft = bar.select_slider("Max TTFT (ms)", opts, value=default, key=f"max_ttft:{data.name}",
-                             format_func=lambda v: f"{v:,.0f}")
-    mem = _range_slider("Max memory (MB)", c["memory_mb"][ok], stored.max_memory_mb,
-                        f"max_memory:{data.name}", upper=True, step=1.0, fmt="%.0f")
-    proxy = _range_slider(f"Min proxy accuracy ({FAMILIES[family]})", data.proxy(family)[ok],
-                          None, f"min_proxy:{data.name}:{family}", upper=False, step=0.005,
-                          fmt="%.3f")
+                             format_func=lambda v: NO_LIMIT if v >= opts[-1] else f"{v:,.0f}",
+                             help="the right end means no limit")
+    mem_values = c["memory_mb"][ok]
+    mem_label = "Max memory (MB" + (", predicted)" if _all_predicted(data) else ")")
+    mem = _limit_slider(mem_label, mem_values, stored.max_memory_mb, f"max_memory:{data.name}",
+                        upper=True, step=memory_step(mem_values), fmt="{:,.0f}")
+    proxy = _limit_slider(f"Min {accuracy_label(data, family)}", data.proxy(family)[ok], None,
+                          f"min_proxy:{data.name}:{family}", upper=False, step=0.005,
+                          fmt="{:.3f}")
     return Budgets(None if ttft >= opts[-1] else ttft, mem, proxy)
 
 
-def _range_slider(label: str, values: np.ndarray, stored: float | None, key: str, upper: bool,
+def _all_predicted(data: StudyData) -> bool:
+    src = {r.get("memory_source") for r in data.frame.rows if r.get("memory_mb") is not None}
+    return src == {"predicted"}
+
+
+def _limit_slider(label: str, values: np.ndarray, stored: float | None, key: str, upper: bool,
                   step: float, fmt: str) -> float | None:
-    """A slider over the data's range; at the permissive end it means no limit (None)."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
+    """A slider over the data's range (`limit_options`); its permissive end reads "no limit"
+    and returns None."""
+    opts = limit_options(values, upper, step)
+    if not opts:
         return None
-    lo, hi = float(np.floor(v.min() / step) * step), float(np.ceil(v.max() / step) * step)
-    if hi <= lo:
-        hi = lo + step
-    open_end = hi if upper else lo
-    start = open_end if stored is None else float(min(max(stored, lo), hi))
-    value = st.sidebar.slider(label, lo, hi, start, step=step, key=key, format=fmt)
+    open_end = opts[-1] if upper else opts[0]
+    if stored is None:
+        start = open_end
+    elif upper:
+        start = min((o for o in opts if o >= stored), default=opts[-1])
+    else:
+        start = max((o for o in opts if o <= stored), default=opts[0])
+    value = st.sidebar.select_slider(
+        label, opts, value=start, key=key,
+        format_func=lambda v: NO_LIMIT if v == open_end else fmt.format(v),
+        help=f"the {'right' if upper else 'left'} end means no limit")
     return None if value == open_end else value

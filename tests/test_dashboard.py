@@ -81,9 +81,16 @@ def values(arr) -> np.ndarray:
     return np.asarray(arr)
 
 
+def trial_traces(fig: dict) -> list[dict]:
+    """The traces that plot trials: not the rings, the published points or the legend-only
+    entries (which draw nothing and have no hover)."""
+    return [t for t in fig["data"] if "markers" in t.get("mode", "")
+            and t.get("hoverinfo") != "skip" and t.get("name") not in ("recommended", "selected")
+            and not t.get("name", "").startswith("published FastVLM")]
+
+
 def points(fig: dict) -> int:
-    return sum(len(values(t.get("x", []))) for t in fig["data"] if "markers" in t.get("mode", "")
-               and t.get("name") not in ("recommended", "selected", "published FastVLM"))
+    return sum(len(values(t.get("x", []))) for t in trial_traces(fig))
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -103,7 +110,14 @@ def test_pareto_page(monkeypatch, storage):
     assert ylabel == "proxy accuracy (text-rich, tier 1) ±0.041 RMSE"
     assert "textvqa" not in json.dumps(fig).lower()
     names = [t.get("name", "") for t in fig["data"]]
-    assert "feasible front" in names and "published FastVLM" in names
+    assert "feasible front" in names
+    # the published point is over the stored 4,000 ms budget: a star, greyed like the others
+    ref = d.index_of(0)
+    assert d.cols["ttft_ms"][ref] > 4000
+    star = next(t for t in fig["data"] if t.get("name", "").startswith("published FastVLM"))
+    assert star["name"] == "published FastVLM: over budget"
+    assert star["marker"]["symbol"] == "star" and star["marker"]["color"] != "gold"
+    assert "over budget" in star["hovertemplate"]
     front = next(t for t in fig["data"] if t.get("name") == "feasible front")
     assert front["line"]["shape"] == "hv"
     frame = load_frame("alpha", storage)  # the CLI's code path: same front, same choice
@@ -168,10 +182,20 @@ def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
 
     choice = recommend(frame, b).choice
     assert metric(at, "recommended") == ("none" if choice is None else f"trial {choice['number']}")
-    top = at.sidebar.slider(key="min_proxy:alpha:text_rich")
-    top.set_value(top.max).run()  # above every trial within the TTFT budget
-    assert not at.exception and metric(at, "recommended") == "none"
+    from dashboard.sidebar import limit_options
+
+    proxies = d.proxy("text_rich")[d.complete]
+    best = limit_options(proxies, upper=False, step=0.005)[-1]  # the slider's strict end
+    at.sidebar.select_slider(key="min_proxy:alpha:text_rich").set_value(best).run()
+    assert not at.exception  # only the most accurate trial(s) fit, and none within the TTFT
+    assert metric(at, "within budget") == f"0 of {int(dd.plottable(d, 'text_rich').sum())}"
+    assert metric(at, "recommended") == "none"
     assert any("No recommendation" in w.value for w in at.warning)
+    at.sidebar.select_slider(key="max_ttft:alpha").set_value(
+        ttft_options(t.min(), t.max(), 4000.0)[-1]).run()  # no TTFT limit: the best trial fits
+    assert metric(at, "within budget") == f"{int((proxies >= best).sum())} of " \
+        f"{int(dd.plottable(d, 'text_rich').sum())}"
+    assert metric(at, "recommended") != "none"
 
 
 def test_live_chart_sends_the_hover_table_once(monkeypatch, storage):
@@ -216,12 +240,64 @@ def test_unstable_recommendation_is_flagged(monkeypatch, tmp_path):
     assert any("timed on a busy machine" in w.value for w in at.warning)
 
 
-def test_family_switch_relabels_every_axis(monkeypatch, storage):
+def test_family_switch_relabels_every_axis_and_resets_the_zoom(monkeypatch, storage):
+    """plotly keeps the user's zoom while `uirevision` stays the same: across budget changes,
+    not across a switch of accuracy family (another y axis)."""
     at = app(monkeypatch, storage, "alpha")
+    zoom = chart(at)["layout"]["uirevision"]
+    d = dd.load_study_data(storage, "alpha")
+    t = d.cols["ttft_ms"][d.complete]
+    at.sidebar.select_slider(key="max_ttft:alpha").set_value(
+        ttft_options(t.min(), t.max(), 4000.0)[8]).run()
+    assert chart(at)["layout"]["uirevision"] == zoom
     at.sidebar.radio(key="family").set_value("general").run()
     assert not at.exception
     assert chart(at)["layout"]["yaxis"]["title"]["text"] == \
         "proxy accuracy (general, tier 1) ±0.027 RMSE"
+    assert chart(at)["layout"]["uirevision"] != zoom
+    label = at.sidebar.select_slider(key="min_proxy:alpha:general").label
+    assert label == "Min proxy accuracy (general, tier 1) ±0.027 RMSE"
+
+
+def test_budget_sliders_reach_every_trial_and_read_no_limit(monkeypatch, storage):
+    """The strict end of a slider still admits the extreme trial (the review found a memory
+    minimum 2019 below a trial's 2019.95, and a proxy maximum above the best trial); the
+    permissive end reads "no limit"."""
+    from dashboard.sidebar import limit_options
+
+    mem = np.array([2019.95, 2300.2, 2614.3])
+    opts = limit_options(mem, upper=True, step=1.0)
+    assert opts[0] == 2020.0 and opts[-1] == 2615.0  # admits the smallest; and every trial
+    assert mem.min() <= opts[0] and opts[-1] >= mem.max()
+    proxy = np.array([0.3601, 0.5, 0.661])
+    opts = limit_options(proxy, upper=False, step=0.005)
+    assert opts[-1] == 0.66 and opts[0] == 0.36
+    assert opts[-1] <= proxy.max() and opts[0] <= proxy.min()
+    assert limit_options(np.array([0.66, 0.66]), upper=False, step=0.005) == [0.655, 0.66]
+    assert limit_options(np.array([np.nan]), upper=True, step=1.0) == []
+    t = np.array([444.2, 900.0, 5083.0])
+    opts = ttft_options(t.min(), t.max(), 4000.0)
+    assert opts[0] == 450.0 and opts[-1] == 5083.0 and 4000.0 in opts
+    from dashboard.sidebar import memory_step
+
+    at = app(monkeypatch, storage, "alpha")
+    d = dd.load_study_data(storage, "alpha")
+    n = int(dd.plottable(d, "text_rich").sum())
+    for key, open_end in (("max_memory:alpha", -1), ("min_proxy:alpha:text_rich", 0),
+                          ("max_ttft:alpha", -1)):
+        s = at.sidebar.select_slider(key=key)
+        assert s.options[open_end] == "no limit" and s.options.count("no limit") == 1
+        assert s.options[-1 - open_end] != "no limit"
+    assert at.sidebar.select_slider(key="max_memory:alpha").options[-1] == "no limit"
+    t = d.cols["ttft_ms"][d.complete]
+    at.sidebar.select_slider(key="max_ttft:alpha").set_value(
+        ttft_options(t.min(), t.max(), 4000.0)[-1])  # no TTFT limit
+    mem = d.cols["memory_mb"][d.complete]
+    strictest = limit_options(mem, True, memory_step(mem))[0]
+    at.sidebar.select_slider(key="max_memory:alpha").set_value(strictest).run()
+    assert not at.exception
+    within = int(metric(at, "within budget").split(" of ")[0])
+    assert within == int((mem <= strictest).sum()) and 1 <= within < n
 
 
 def test_trial_page_selection_and_export(monkeypatch, storage):
@@ -260,7 +336,7 @@ def test_trial_page_shows_a_confirmation_added_after_loading(monkeypatch, tmp_pa
     study.set_user_attr("confirmations", {"0": record})
     from dashboard import cache
 
-    cache.confirmation.clear()  # what its 5 s time-to-live does for a user
+    cache.confirmations.clear()  # what its 5 s time-to-live does for a user
     at.run()
     text = " ".join(m.value for m in at.markdown)
     assert "Confirmed in 3 fresh processes" in text and "+20% vs the sweep" in text
@@ -410,8 +486,7 @@ def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):
     view = dd.front_view(d, "text_rich", Budgets(max_ttft_ms=2000))
     monkeypatch.setattr(charts, "GL_ABOVE", 10)
     fig = json.loads(charts.figure_json(charts.pareto_figure(d, view)))
-    trials = [t for t in fig["data"] if t.get("mode") == "markers"
-              and t["name"] not in ("recommended", "selected")]
+    trials = trial_traces(fig)
     assert {t["type"] for t in trials} == {"scattergl"}
     assert points(fig) == int(view.shown.sum())
     assert any(t["marker"]["color"] == charts.GREY for t in trials)  # over budget: grey
@@ -457,10 +532,76 @@ def test_trial_count_on_a_journal_and_a_vanished_file(tmp_path):
 
 
 def test_csv_has_the_cli_columns(storage):
+    import csv
+
     d = dd.load_study_data(storage, "alpha")
     rows = dd.front_rows(d, dd.front_view(d, "text_rich", Budgets()))
-    header = dd.front_csv(rows).splitlines()[0].split(",")
+    text = dd.front_csv(rows)
+    header = text.splitlines()[0].split(",")
     assert "ttft_ms" in header and "proxy_text_rich" in header and "values" not in header
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert json.loads(parsed[0]["config"]) == rows[0]["config"]  # JSON, not a Python repr
+
+
+def test_front_table_puts_the_deciding_columns_first_and_formats_them(monkeypatch, tmp_path):
+    """TTFT, proxy, memory and the confirmed TTFT lead; the breakdown has the projector; ms
+    are shown with one decimal and thousands separators, proxies with three decimals."""
+    from explorer.confirm import Confirmation
+
+    url = f"sqlite:///{tmp_path / 'table.db'}"
+    build_study(url, "t", n=30, seed=6)
+    first = load_frame("t", url).front()[0]
+    runs = [{"ttft_ms": first["ttft_ms"] * f, "encoder_ms": 1.0, "projector_ms": 1.0,
+             "prefill_ms": 1.0, "canary_ms": 2.0} for f in (1.0, 1.1, 1.2)]
+    optuna.load_study(study_name="t", storage=url).set_user_attr(
+        "confirmations", {str(first["number"]): Confirmation(first["number"], "x",
+                                                             first["ttft_ms"], runs).to_dict()})
+    at = app(monkeypatch, url, "t")
+    assert not at.exception
+    df = at.dataframe[0]
+    cols = list(df.value.columns)
+    assert cols[:7] == ["trial", "TTFT ms", "proxy text-rich", "±", "memory MB (predicted)",
+                        "confirmed TTFT ms", "confirmed spread"]
+    assert "projector ms" in cols
+    row = df.value.iloc[0]
+    assert row["trial"] == first["number"]
+    assert row["confirmed TTFT ms"] == pytest.approx(first["ttft_ms"] * 1.1)
+    fmt = {k: v["type_config"] for k, v in json.loads(df.proto.columns).items()
+           if "type_config" in v}
+    assert fmt["TTFT ms"] == {"type": "number", "format": "localized", "step": 0.1}
+    assert fmt["projector ms"]["format"] == "localized"
+    assert fmt["proxy text-rich"]["format"] == "%.3f" and fmt["±"]["format"] == "%.3f"
+    assert fmt["memory MB (predicted)"] == {"type": "number", "format": "localized", "step": 1}
+    assert not any("No TTFT on the front is confirmed" in c.value for c in at.caption)
+
+
+def test_pareto_axis_ticks_legend_and_colour_bar(storage):
+    """Log-axis ticks are whole numbers (plotly labelled minor ticks "5 6 7 8 9 1000 2 3");
+    the LLM legend swatch is neutral (not a colour of the resolution scale); the colour bar is
+    horizontal under the plot so a narrow window keeps its width for the plot."""
+    from dashboard import charts
+
+    ticks = charts.log_ticks(np.array([495.4, 1574.7, 5077.0]))
+    shown = [t for v, t in zip(ticks["tickvals"], ticks["ticktext"]) if 495.4 <= v <= 5077]
+    assert shown == ["500", "700", "1,000", "2,000", "3,000", "5,000"]
+    wide = charts.log_ticks(np.array([40.0, 90_000.0]))
+    assert {"50", "100", "200", "500", "1,000", "10,000", "50,000"} <= set(wide["ticktext"])
+    d = dd.load_study_data(storage, "alpha")
+    view = dd.front_view(d, "text_rich", Budgets())
+    fig = charts.pareto_figure(d, view)
+    legend_only = [t for t in fig["data"] if t.get("hoverinfo") == "skip"
+                   and t["mode"] == "markers"]
+    llm = d.cols["llm"]
+    assert sorted(t["name"] for t in legend_only) == sorted(
+        f"{m} ({int((view.feasible & (llm == m)).sum())})" for m in set(llm[view.feasible]))
+    assert all(t["marker"]["color"] == charts.NEUTRAL for t in legend_only)
+    coloured = [t for t in trial_traces(fig) if not isinstance(t["marker"]["color"], str)]
+    assert coloured and all(t["showlegend"] is False for t in coloured)
+    assert {t["legendgroup"] for t in coloured} == {t["legendgroup"] for t in legend_only}
+    bar = next(t["marker"]["colorbar"] for t in coloured if t["marker"].get("showscale"))
+    assert bar["orientation"] == "h"
+    assert fig["layout"]["margin"]["r"] <= 40
+    assert "1,000" in fig["layout"]["xaxis"]["ticktext"]
 
 
 def test_dashboard_imports_no_torch():

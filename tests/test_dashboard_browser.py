@@ -37,10 +37,11 @@ OUTPUT = ROOT / "tests" / "output"
 # non-blank pixels of that scene's canvas.
 COUNT_JS = """() => {
   const gd = document.querySelector('.js-plotly-plot');
-  const special = ['recommended', 'selected', 'published FastVLM'];
+  const special = ['recommended', 'selected'];
   let n = 0, gl = 0;
   for (const t of gd._fullData) {
-    if ((t.mode || '').includes('markers') && !special.includes(t.name)) {
+    if ((t.mode || '').includes('markers') && !special.includes(t.name)
+        && !t.name.startsWith('published FastVLM') && t.hoverinfo !== 'skip') {
       n += t.x.length;
       if (t.type === 'scattergl') gl += t.x.length;
     }
@@ -81,7 +82,7 @@ CHART_STATE_JS = """() => { const g = document.querySelector('.js-plotly-plot');
 # Every plotted point has its hover data (filled in the browser from the study's hover table):
 # a configuration text and a customdata row starting with its trial number.
 HOVER_JS = """() => document.querySelector('.js-plotly-plot')._fullData
-  .filter(t => (t.mode || '').includes('markers'))
+  .filter(t => (t.mode || '').includes('markers') && t.hoverinfo !== 'skip')
   .every(t => t.text.length === t.x.length && t.customdata.length === t.x.length
               && t.text.every(s => typeof s === 'string' && s.length > 10)
               && t.customdata.every(r => Number.isInteger(Number(r[0]))))"""
@@ -127,17 +128,13 @@ def study(tmp_path_factory):
     return url, "demo"
 
 
-@pytest.fixture(scope="module", params=["svg", "webgl"])
-def served(request, study, tmp_path_factory):
-    """(url, storage, study, mode) of the dashboard serving the study; in "webgl" mode the
-    server draws even 150 trials as WebGL markers (what studies above 2,000 trials get)."""
-    url, name = study
-    env = {**os.environ, "FASTVLM_DASHBOARD_GL_ABOVE": "100" if request.param == "webgl" else
-           "2000"}
+@contextlib.contextmanager
+def serve(url: str, name: str, log_dir: Path, **env: str):
+    """The dashboard (as `fastvlm-explore dashboard` starts it) on a free port: its base URL."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(streamlit_command(url, "127.0.0.1", port, name), stdout=log,
-                            stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+                            stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -149,11 +146,22 @@ def served(request, study, tmp_path_factory):
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"streamlit did not start: {log.name}")
                 time.sleep(0.3)
-        yield base, url, name, request.param
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="module", params=["svg", "webgl"])
+def served(request, study, tmp_path_factory):
+    """(url, storage, study, mode) of the dashboard serving the study; in "webgl" mode the
+    server draws even 150 trials as WebGL markers (what studies above 2,000 trials get)."""
+    url, name = study
+    gl_above = "100" if request.param == "webgl" else "2000"
+    with serve(url, name, tmp_path_factory.mktemp("log"),
+               FASTVLM_DASHBOARD_GL_ABOVE=gl_above) as base:
+        yield base, url, name, request.param
 
 
 @contextlib.contextmanager
@@ -291,3 +299,28 @@ def test_live_chart_follows_the_dark_theme(served):
                       ".forEach(n => n.remove())")
         OUTPUT.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(OUTPUT / f"dashboard_pareto_dark_{served[3]}.png"))
+
+
+def test_new_trials_appear_while_the_page_is_open(tmp_path):
+    """A sweep still running adds trials; the open page shows them without a click (its
+    watcher counts the trials every few seconds and reruns the app when the count changed)."""
+    import numpy as np
+    import optuna
+
+    from tests.dashboard_fixtures import make_trial
+
+    url = f"sqlite:///{tmp_path / 'grow.db'}"
+    build_study(url, "grow", n=20, seed=7, max_ttft_ms=None)
+    with serve(url, "grow", tmp_path, FASTVLM_DASHBOARD_WATCH_S="1") as base:
+        with chromium_page((base, url, "grow", "svg")) as (page, expected):
+            page.goto(base, wait_until="domcontentloaded")
+            page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
+            assert page.evaluate(COUNT_JS)["trials"] == expected
+            rng = np.random.default_rng(8)
+            study = optuna.load_study(study_name="grow", storage=url)
+            study.add_trials([make_trial(20 + i, rng) for i in range(10)])
+            page.wait_for_function(f"n => ({COUNT_JS})().trials >= n", arg=expected + 10,
+                                   timeout=30_000)
+            assert page.evaluate(COUNT_JS)["trials"] == expected + 10
+            n = expected + 10  # no budgets: every trial is within them
+            page.get_by_text(f"{n} of {n}", exact=True).wait_for(timeout=10_000)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .. import cache
 from ..charts import PARETO_CONFIG, hover_table, pareto_figure
-from ..data import accuracy_label, front_csv, front_table, state_counts
+from ..data import (DashboardError, accuracy_label, front_csv, front_table, state_counts,
+                    with_confirmations)
 from ..live_chart import live_chart
 from ..sidebar import Context
+from ..tables import table
 
 
 def header(ctx: Context) -> None:
@@ -43,7 +46,14 @@ def render(ctx: Context) -> None:
     _recommendation(ctx)
     st.subheader("Feasible Pareto front")
     rows = [d.frame.rows[i] for i in view.front]
-    st.dataframe(front_table(rows, ctx.family), hide_index=True, width="stretch")
+    try:  # confirmations add no trial: read them anew (cached 5 s), not from the cached study
+        rows = with_confirmations(rows, cache.confirmations(ctx.url, d.name))
+    except DashboardError as e:
+        st.error(str(e))
+    table(front_table(rows, ctx.family))
+    if rows and not any(r.get("confirmed_ttft_ms") is not None for r in rows):
+        st.caption(f"No TTFT on the front is confirmed yet: `fastvlm-explore confirm --study "
+                   f"{d.name}` re-measures the finalists in fresh processes.")
     st.download_button("Download the front as CSV", front_csv(rows), key="front_csv",
                        file_name=f"{d.name}-front-{ctx.family}.csv", mime="text/csv")
 
