@@ -7,6 +7,9 @@ import sys
 import pytest
 
 
+ABSENT = "cuda" if sys.platform == "darwin" else "mps"  # a device this machine cannot have
+
+
 def run(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
                           text=True, timeout=timeout)
@@ -40,8 +43,13 @@ def test_measure_json_tiny():
     (["--preset", "tiny", "--llm", "gpt5"], "unknown llm 'gpt5'"),
     (["--preset", "tiny", "--widths", "16,x"], "comma-separated integers"),
     (["--preset", "tiny", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["--preset", "tiny", "--device", ABSENT], f"device '{ABSENT}' is not available here"),
+    (["--preset", "tiny", "--threads", "-3"], "--threads: must be an integer >= 1, got '-3'"),
+    (["--preset", "tiny", "--budget-s", "0"], "--budget-s: must be a number > 0, got '0'"),
+    (["--preset", "tiny", "--bogus"], "measure: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_configurations_exit_2_with_one_line(args, fragment):
     r = run("measure", *args)
     assert r.returncode == 2
     assert fragment in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -110,7 +110,7 @@ def test_confirm_a_real_study_end_to_end(tmp_path):
 
 @pytest.mark.parametrize("args, fragment, needs_study", [
     (["--processes", "1"], "--processes 1 is too few; valid: 2 or more", False),
-    (["--budget-s", "0"], "--budget-s 0.0 is invalid", False),
+    (["--budget-s", "0"], "argument --budget-s: must be a number > 0, got '0'", False),
     (["--trials", "99"], "trial 99 is not a complete trial of study 'tiny'; complete: 0", True),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment, needs_study):

@@ -6,6 +6,25 @@ import argparse
 import json
 import sys
 
+def number_type(kind, test, need: str):
+    """An argparse type: `kind(text)` that passes `test`, else "must be NEED, got TEXT"."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not test(value):
+            raise argparse.ArgumentTypeError(f"must be {need}, got {text!r}")
+        return value
+    return parse
+
+
+positive_int = number_type(int, lambda v: v >= 1, "an integer >= 1")
+nonnegative_int = number_type(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = number_type(float, lambda v: v > 0, "a number > 0")
+fraction = number_type(float, lambda v: 0 <= v <= 1, "a number in 0..1 (accuracy, not percent)")
+
+
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(","))
@@ -54,12 +73,12 @@ def config_from_args(args: argparse.Namespace):
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("measurement")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    g.add_argument("--threads", type=int, help="intra-op threads (default: usable cores)")
-    g.add_argument("--budget-s", type=float, default=30.0,
+    g.add_argument("--threads", type=positive_int, help="intra-op threads (default: usable cores)")
+    g.add_argument("--budget-s", type=positive_float, default=30.0,
                    help="time budget per measurement group, seconds (default 30)")
     g.add_argument("--extrapolate", default="auto", choices=("auto", "always", "never"),
                    help="layer extrapolation of the LLM prefill (auto: when it does not fit)")
-    g.add_argument("--memory-budget-mb", type=float,
+    g.add_argument("--memory-budget-mb", type=positive_float,
                    help="memory the measured model may plan for (default: 40%% of what is free)")
     g.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),
                    help="encoder memory format (auto: the faster one, chosen during warm-up)")

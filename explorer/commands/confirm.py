@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from ._options import print_json, table
+from ._options import nonnegative_int, positive_float, positive_int, print_json, table
 from .pareto import add_budget_args, add_study_args, budgets_from_args
 
 EXAMPLES = """examples:
@@ -32,15 +32,15 @@ def register(sub) -> None:
     add_budget_args(p)
     p.add_argument("--trials", metavar="N,N,..", type=_numbers,
                    help="trial numbers to confirm (default: the feasible Pareto front)")
-    p.add_argument("--max-trials", type=int, default=8, metavar="K",
+    p.add_argument("--max-trials", type=positive_int, default=8, metavar="K",
                    help="confirm at most K front trials, evenly spread along it (default 8)")
-    p.add_argument("--processes", type=int, default=3, metavar="N",
+    p.add_argument("--processes", type=positive_int, default=3, metavar="N",
                    help="fresh processes per trial (default 3, at least 2)")
-    p.add_argument("--budget-s", type=float,
+    p.add_argument("--budget-s", type=positive_float,
                    help="measurement budget per process (default: the study's)")
     p.add_argument("--allow-other-device", action="store_true",
                    help="confirm on a device other than the study's (results are not comparable)")
-    p.add_argument("--seed", type=int, default=0, help="order of the shuffled rounds")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="order of the shuffled rounds")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
@@ -58,10 +58,6 @@ def run(args) -> int:
     if args.processes < 2:
         raise UsageError(f"--processes {args.processes} is too few; valid: 2 or more (a spread "
                          "needs two fresh processes, 3 is the usual minimum)")
-    if args.max_trials < 1:
-        raise UsageError(f"--max-trials {args.max_trials} is invalid; valid: 1 or more")
-    if args.budget_s is not None and args.budget_s <= 0:
-        raise UsageError(f"--budget-s {args.budget_s} is invalid; must be > 0")
     from explorer.confirm import CONFIRMATIONS_ATTR, ConfirmReport, confirm
     from explorer.results import study_frame
     from explorer.storage import load_study, open_storage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import print_json, table
+from ._options import fraction, positive_float, print_json, table
 
 EXAMPLES = """examples:
   fastvlm-explore pareto --study quick
@@ -33,10 +33,11 @@ def add_study_args(p) -> None:
 
 
 def add_budget_args(p) -> None:
-    p.add_argument("--max-ttft-ms", type=float,
+    p.add_argument("--max-ttft-ms", type=positive_float,
                    help="TTFT budget (default: the study's constraint)")
-    p.add_argument("--max-memory-mb", type=float, help="memory budget")
-    p.add_argument("--min-proxy", type=float, help="minimum proxy accuracy")
+    p.add_argument("--max-memory-mb", type=positive_float, help="memory budget (MB)")
+    p.add_argument("--min-proxy", type=fraction,
+                   help="minimum proxy accuracy, 0..1 (the study's proxy family)")
 
 
 def budgets_from_args(frame, args):

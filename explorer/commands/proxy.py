@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import Progress, add_config_args, config_from_args, print_json, table
+from ._options import (Progress, number_type, add_config_args, config_from_args, nonnegative_int,
+                       positive_float, print_json, table)
 
 EXAMPLES = """examples:
   fastvlm-explore proxy --preset fastvlm-0.5b --resolution 512            # tier 0, instant
@@ -33,10 +34,11 @@ def register(sub) -> None:
     g = p.add_argument_group("proxy")
     g.add_argument("--tier", default="0", help="0 | 1 | 2 (or surrogate | ocr-legibility | "
                    "encoder-probe); default 0")
-    g.add_argument("--budget-s", type=float, default=120.0, help="tier 2 time budget (s)")
-    g.add_argument("--width-factor", type=float, default=0.5,
+    g.add_argument("--budget-s", type=positive_float, default=120.0, help="tier 2 time budget (s)")
+    g.add_argument("--width-factor", type=number_type(float, lambda v: 0 < v <= 1, "in (0, 1]"),
+                   default=0.5,
                    help="tier 2: probe the encoder at this width (resolution is never reduced)")
-    g.add_argument("--seed", type=int, default=0, help="render seed for tiers 1-2")
+    g.add_argument("--seed", type=nonnegative_int, default=0, help="render seed for tiers 1-2")
     g.add_argument("--quick", action="store_true", help="validate: fewer pages and variants")
     g.add_argument("--with-tier2", action="store_true", help="validate: also time tier 2")
     g.add_argument("--tier0-only", action="store_true",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import print_json
+from ._options import positive_float, positive_int, print_json
 
 SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/quick.toml                 # a few minutes on 2 CPU cores
@@ -47,11 +47,12 @@ def register(sub) -> None:
 def _common(p) -> None:
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db)")
-    p.add_argument("--trials", type=int,
+    p.add_argument("--trials", type=positive_int,
                    help="total finished trials wanted; a configuration proposed again is "
                         "recorded but not counted (default: the spec's)")
-    p.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S s")
-    p.add_argument("--heartbeat-s", type=int, default=30,
+    p.add_argument("--timeout", type=positive_float, metavar="S",
+                   help="stop starting trials after S s")
+    p.add_argument("--heartbeat-s", type=positive_int, default=30,
                    help="trial heartbeat for RDB servers (PostgreSQL/MySQL), seconds")
     p.add_argument("--allow-other-device", action="store_true",
                    help="join a study measured on a different device/software (not advised)")
