@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fastvlm.config import ConfigError
-from fastvlm.presets import preset
+from fastvlm.presets import PRESETS, preset
 from fastvlm.measure import CHANNELS_LAST, EXTRAPOLATE, MEMORY_MODES, MeasureSettings
 from fastvlm.runtime import DEVICES
 
@@ -139,6 +139,10 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
                         f"{', '.join(REPEATS)}")
     measure = _measure(raw.get("measure", {}), source)
     refs = _typed(raw, "references", list, where)
+    for ref in refs or ():
+        if ref not in PRESETS:
+            raise SpecError(f"{where('references')}: unknown preset {ref!r}; valid: "
+                            f"{', '.join(PRESETS)}")
     spec = StudySpec(
         name=name, description=description, space=space,
         objectives=objectives, proxy_tier=tier if tier is not None else 0,

@@ -51,6 +51,8 @@ BAD = [
      "measure.min_n 9 is more than measure.max_n 3"),
     ('name = "x"\ndescription = 3\n[space]\nresolution = [512]\n',
      "description: expected str, got 3"),
+    ('name = "x"\nreferences = ["fastvlm-9b"]\n[space]\nresolution = [512]\n',
+     "references: unknown preset 'fastvlm-9b'; valid: fastvlm-0.5b"),
 ]
 
 
@@ -61,6 +63,19 @@ def test_bad_study_files(tmp_path, text, fragment):
     with pytest.raises(SpecError) as err:
         load_spec(f)
     assert fragment in str(err.value) and str(f) in str(err.value)
+
+
+def test_a_device_this_machine_lacks_is_refused_before_any_storage(tmp_path):
+    absent = "cuda" if sys.platform == "darwin" else "mps"
+    f = tmp_path / "gpu.toml"
+    f.write_text(f'name = "x"\n[space]\nresolution = [512]\n[measure]\ndevice = "{absent}"\n')
+    db = tmp_path / "store.db"
+    for extra in (["--dry-run"], []):
+        r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(f), "--storage",
+                            f"sqlite:///{db}", *extra], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 2 and f"device '{absent}' is not available here" in r.stderr
+        assert str(f) in r.stderr and not db.exists()
 
 
 def test_cli_rejects_bad_file_before_creating_storage(tmp_path):

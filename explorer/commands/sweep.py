@@ -64,13 +64,22 @@ def run_sweep(args) -> int:
     from explorer.spec import load_spec
 
     spec = load_spec(args.study_file)  # all validation before any storage is opened
-    if args.trials is not None and args.trials < 1:
-        from explorer.errors import UsageError
-
-        raise UsageError(f"--trials {args.trials} must be >= 1")
+    _check_runnable_here(spec)
     if args.dry_run:
         return _describe(spec, args)
     return _run(spec, args, worker=False)
+
+
+def _check_runnable_here(spec) -> None:
+    """The study's [measure] settings on this machine (say, a device it lacks): an error
+    before any storage is created."""
+    from explorer.spec import SpecError
+    from fastvlm.runtime import resolve_device
+
+    try:
+        resolve_device(spec.measure_settings().device)
+    except ValueError as e:
+        raise SpecError(f"{spec.source}: measure: {e}") from None
 
 
 def run_worker(args) -> int:
