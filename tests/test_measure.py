@@ -108,3 +108,24 @@ def test_settings_validation():
         MeasureSettings(extrapolate="sometimes")
     with pytest.raises(ValueError, match="budget_s"):
         MeasureSettings(budget_s=0)
+
+
+def test_stages_that_do_not_add_up_are_flagged_unstable():
+    from fastvlm.measure import _flag_if_not_additive
+    from fastvlm.stats import Latency
+
+    def payload(ms):
+        return {"latency": Latency.from_samples([ms] * 5).to_dict(), "unstable": False}
+
+    adds_up = {"encoder": payload(60), "projector": payload(5), "prefill": payload(40),
+               "ttft": payload(100)}
+    info: dict = {}
+    _flag_if_not_additive(adds_up, info)
+    assert info == {} and not any(p["unstable"] for p in adds_up.values())
+    tiny = {"encoder": payload(1), "projector": payload(0.5), "prefill": payload(1.5),
+            "ttft": payload(2.5)}  # +20%, but 0.5 ms: the cost of timing three calls
+    _flag_if_not_additive(tiny, info)
+    assert info == {} and not any(p["unstable"] for p in tiny.values())
+    doubled = adds_up | {"ttft": payload(52)}  # the stages sum to +102% of it
+    _flag_if_not_additive(doubled, info)
+    assert info["not_additive"] > 1.0 and all(p["unstable"] for p in doubled.values())

@@ -80,7 +80,9 @@ def render(d: dict) -> str:
         "",
     ]
     if d["additivity_error"] is not None:
-        lines.append(f"stages sum to {d['additivity_error']:+.1%} of the end-to-end time")
+        off = "not_additive" in d["protocol"]
+        lines.append(f"stages sum to {d['additivity_error']:+.1%} of the end-to-end time"
+                     + (" (more than 10% off: flagged unstable)" if off else ""))
     if d["cold_ttft_ms"] is not None:
         lines.append(f"cold first call: {d['cold_ttft_ms']:,.1f} ms")
     lines.append(f"params: encoder {p['encoder'] / 1e6:.1f}M, projector "
@@ -96,8 +98,9 @@ def render(d: dict) -> str:
     if d["cached"]:
         lines.append(f"from cache: {', '.join(d['cached'])}")
     if d["unstable"]:
-        lines.append("UNSTABLE: the machine was noisy (canary drift or IQR/median > 10%); "
-                     "re-measure on a quiet machine before trusting small differences")
+        lines.append("UNSTABLE: the machine was noisy (canary drift, IQR/median > 10%, or "
+                     "stages not adding up within 10%); re-measure on a quiet machine before "
+                     "trusting small differences")
     return "\n".join(lines)
 
 
