@@ -21,11 +21,14 @@ def trial(url: str | None, name: str, number: int, n_trials: int) -> details.Tri
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing parameter importances...")
-def importances(url: str | None, name: str, n_trials: int) -> list[dict | str] | str:
-    """Importances (or why none) per objective, or why the study could not be read (cached
-    too, so a failure is not retried)."""
+def importances(url: str | None, name: str, n_trials: int,
+                family: str) -> list[dict | str] | str:
+    """Importances (or why none) for TTFT and for the proxy of `family`, or why the study
+    could not be read (cached too, so a failure is not retried)."""
+    d = study_data(url, name, n_trials)
+    proxy = dict(zip(d.cols["number"].astype(int).tolist(), d.proxy(family).tolist()))
     try:
-        return details.importances(url, name)
+        return details.importances(url, name, proxy)
     except data.DashboardError as e:
         return str(e)
 

@@ -17,7 +17,7 @@ import os
 import numpy as np
 import plotly.graph_objects as go
 
-from .data import FAMILIES, FrontView, StudyData, accuracy_label, ttft_label
+from .data import FAMILIES, FrontView, StudyData, accuracy_label, calibration_rmse, ttft_label
 
 LLM_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 PARETO_HEIGHT = 660
@@ -275,39 +275,64 @@ def _encode(v):
     raise TypeError(f"{type(v).__name__} is not JSON serialisable")
 
 
+STUDY_SYMBOLS = ("circle", "diamond-open", "square", "triangle-up-open", "cross", "x")
+STUDY_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
 def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
                    keys: dict[str, dict[int, str]]) -> go.Figure:
-    """Several studies overlaid: all feasible trials faint, each front a step line, and the
-    configurations on every front ringed. `keys[study][number]` is a front row's config key."""
+    """Several studies overlaid: all feasible trials, each front a step line, and the
+    configurations on every front ringed. `keys[study][number]` is a front row's config key.
+    Each study has its own colour, marker symbol and line dash, so two studies that measured
+    the same values still show both."""
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
     fig = go.Figure()
     for k, (data, view) in enumerate(studies):
         colour = palette[k % len(palette)]
+        symbol, dash = STUDY_SYMBOLS[k % len(STUDY_SYMBOLS)], STUDY_DASHES[k % len(STUDY_DASHES)]
         c, fam = data.cols, view.family
+        template = (f"<b>{data.name}</b> trial %{{customdata}}<br>%{{text}}<br>TTFT %{{x:,.1f}} "
+                    f"ms; proxy {FAMILIES[fam]} %{{y:.3f}}<extra></extra>")
         idx = np.flatnonzero(view.feasible)
         fig.add_trace(_scatter(idx.size)(
-            x=c["ttft_ms"][idx], y=data.proxy(fam)[idx], mode="markers", opacity=0.25,
+            x=c["ttft_ms"][idx], y=data.proxy(fam)[idx], mode="markers", opacity=0.6,
             name=f"{data.name}: trials", customdata=c["number"][idx], legendgroup=data.name,
-            text=c["summary"][idx], hovertemplate=f"{data.name} trial %{{customdata}}"
-            "<br>%{text}<extra></extra>", marker=dict(color=colour, size=6)))
+            text=c["summary"][idx], hovertemplate=template,
+            marker=dict(color=colour, size=9, symbol=symbol, line=dict(width=1.5, color=colour))))
         f = view.front
         fig.add_trace(go.Scatter(
             x=c["ttft_ms"][f], y=data.proxy(fam)[f], mode="lines+markers", line_shape="hv",
             name=f"{data.name}: front ({data.device()})", legendgroup=data.name,
-            customdata=c["number"][f], text=c["summary"][f],
-            hovertemplate=f"{data.name} trial %{{customdata}}<br>%{{text}}<extra></extra>",
-            line=dict(color=colour, width=2), marker=dict(color=colour, size=8)))
+            customdata=c["number"][f], text=c["summary"][f], hovertemplate=template,
+            line=dict(color=colour, width=2, dash=dash),
+            marker=dict(color=colour, size=10, symbol=symbol, line=dict(width=1.5, color=colour))))
         on_all = [i for i in f if keys[data.name].get(int(c["number"][i])) in common]
         if on_all:
             fig.add_trace(go.Scatter(
                 x=c["ttft_ms"][on_all], y=data.proxy(fam)[on_all], mode="markers",
                 name="on every front" if k == 0 else None, showlegend=k == 0,
                 legendgroup="common", hoverinfo="skip",
-                marker=dict(symbol="circle-open", size=20, color="black", line=dict(width=3))))
-    first = studies[0][0]
+                marker=dict(symbol="circle-open", size=22, color="#555555", line=dict(width=2))))
     fig.update_layout(xaxis=dict(type="log", title="TTFT (ms, measured on each study's device, "
-                                                    "log scale)"),
-                      yaxis=dict(title=accuracy_label(first, studies[0][1].family)),
-                      legend=dict(orientation="h", y=-0.2), height=540,
+                                                    "log scale)",
+                                 **log_ticks(np.concatenate([d.cols["ttft_ms"][v.feasible]
+                                                             for d, v in studies]))),
+                      yaxis=dict(title=compare_accuracy_label(studies)),
+                      legend=dict(orientation="h", y=-0.2), height=560,
                       margin=dict(l=60, r=20, t=30, b=40))
     return fig
+
+
+def compare_accuracy_label(studies: list[tuple[StudyData, FrontView]]) -> str:
+    """The y label of several studies: one calibration error when they share it, else each
+    study's ('per study')."""
+    fam = studies[0][1].family
+    labels = {accuracy_label(d, fam) for d, _ in studies}
+    if len(labels) == 1:
+        return labels.pop()
+    errors = []
+    for d, _ in studies:
+        rmse = calibration_rmse(d, fam)
+        errors.append(f"{d.name} " + ("?" if rmse is None else f"±{rmse:.3f}"))
+    return (accuracy_label(studies[0][0], fam, short=True) + ", RMSE per study: "
+            + ", ".join(errors))

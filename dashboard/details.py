@@ -11,6 +11,7 @@ import zipfile
 from dataclasses import dataclass
 
 from explorer.records import TrialRecord
+from explorer.repeats import REPEAT_ATTR
 
 from .data import DashboardError, _first_line, _storage
 
@@ -22,6 +23,7 @@ class TrialDetail:
     record: TrialRecord | None
     params: dict
     error: str | None
+    repeat_of: int | None = None  # a skipped repeat: the trial that evaluated its configuration
 
 
 def load_trial(url: str | None, study: str, number: int) -> TrialDetail:
@@ -35,8 +37,10 @@ def load_trial(url: str | None, study: str, number: int) -> TrialDetail:
         raise DashboardError(f"no trial {number} in study {study!r}") from None
     except Exception as e:
         raise DashboardError(f"cannot read trial {number}: {_first_line(e)}") from None
+    repeat = t.user_attrs.get(REPEAT_ATTR)
     return TrialDetail(number, t.state.name, TrialRecord.from_user_attrs(t.user_attrs),
-                       dict(t.params), t.user_attrs.get("error"))
+                       dict(t.params), t.user_attrs.get("error"),
+                       int(repeat) if isinstance(repeat, (int, float)) else None)
 
 
 def export_zip(detail: TrialDetail, study: str, study_attrs: dict) -> tuple[str, bytes]:
@@ -72,6 +76,16 @@ def measurement_table(rec: TrialRecord) -> list[dict]:
     return out
 
 
+def humanise_note(note: str) -> str:
+    """A proxy note as the page shows it: family keys by their labels, '+/-' as '±'
+    ('text_rich legibility 0.438 +/- 0.064' -> 'text-rich legibility 0.438 ± 0.064')."""
+    from .data import FAMILIES
+
+    for key, label in FAMILIES.items():
+        note = note.replace(key, label)
+    return note.replace("+/-", "±")
+
+
 def counts_table(rec: TrialRecord) -> list[dict]:
     """Analytic counts (params, GFLOPs, tokens, memory), labelled as analytic."""
     c = rec.counts or {}
@@ -90,16 +104,21 @@ def counts_table(rec: TrialRecord) -> list[dict]:
     return rows
 
 
-def importances(url: str | None, study: str) -> list[dict[str, float] | str]:
-    """Parameter importances per objective (PED-ANOVA: fast, no scikit-learn), or for each
-    objective the one-line reason there are none (too few complete trials, evaluator error).
+def importances(url: str | None, study: str,
+                proxy: dict[int, float] | None = None) -> list[dict[str, float] | str]:
+    """Parameter importances for TTFT and for a proxy accuracy (PED-ANOVA: fast, no
+    scikit-learn), or for each the one-line reason there are none (too few complete trials,
+    evaluator error). `proxy` (trial number -> value) is the accuracy family the page shows,
+    so importances follow the family picked in the sidebar rather than always the study's own
+    objective; None takes the study's second objective.
 
-    The complete trials are read once, with SQL (`read_frozen_trials`), for all objectives:
-    reading them through Optuna took 6.2 s for 10,000 trials, the evaluation 0.3 s each.
-    PED-ANOVA ranks low `target` values as good, so maximised objectives are negated here
-    (optuna-dashboard#1329 computed the wrong tail).
-    Raises `DashboardError` when the study cannot be read.
+    The complete trials are read once, with SQL (`read_frozen_trials`), for both: reading them
+    through Optuna took 6.2 s for 10,000 trials, the evaluation 0.3 s each. PED-ANOVA ranks
+    low `target` values as good, so the proxy (maximised) is negated here (optuna-dashboard#1329
+    computed the wrong tail). Raises `DashboardError` when the study cannot be read.
     """
+    import math
+
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
@@ -112,20 +131,29 @@ def importances(url: str | None, study: str) -> list[dict[str, float] | str]:
         done = read_frozen_trials(s)
     except Exception as e:
         raise DashboardError(_first_line(e)) from None
-    if len(done) < 10:
-        return [f"parameter importances need at least 10 complete trials ({len(done)} so far)"
-                ] * len(s.directions)
-    mem = optuna.create_study(directions=s.directions)  # in memory: evaluators take a study
-    mem.add_trials(done)
+    targets = [lambda t: t.values[0],
+               (lambda t: -t.values[1]) if proxy is None else (lambda t: -proxy[t.number])]
+    usable = [done, done if proxy is None else
+              [t for t in done if math.isfinite(proxy.get(t.number, math.nan))]]
     out = []
-    for objective, direction in enumerate(s.directions):
-        sign = -1.0 if direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    for target, trials in zip(targets, usable):
+        if len(trials) < 10:
+            out.append("parameter importances need at least 10 complete trials "
+                       f"({len(trials)} so far)")
+            continue
+        mem = optuna.create_study(directions=s.directions)  # in memory: evaluators take a study
+        mem.add_trials(trials)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out.append(get_param_importances(
-                    mem, evaluator=PedAnovaImportanceEvaluator(),
-                    target=lambda t, k=objective, sign=sign: sign * t.values[k]))
+                    mem, evaluator=PedAnovaImportanceEvaluator(), target=target))
         except Exception as e:
             out.append(f"importance evaluation failed: {_first_line(e)}")
     return out
+
+
+def param_label(name: str) -> str:
+    """A search-space parameter as the page names it: 'width_multiplier' -> 'width multiplier'."""
+    special = {"llm": "LLM", "ttft_ms": "TTFT"}
+    return special.get(name, name.replace("_", " "))

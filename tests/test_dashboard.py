@@ -318,6 +318,62 @@ def test_trial_page_selection_and_export(monkeypatch, storage):
                                     for w in at.warning)
 
 
+def test_trial_page_reads_well(monkeypatch, storage):
+    """Every analytic count is shown without an inner scroll bar; the CI whisker sits on its
+    own row in a grey that shows on light and dark; stage times are in the legend; notes
+    name families by their labels; predicted memory says so."""
+    import streamlit as st
+
+    heights = {}
+    real = st.dataframe
+
+    def dataframe(rows, **kw):  # what the page asks of st.dataframe, by first column
+        heights[next(iter(rows[0]))] = (kw.get("height"), len(rows))
+        return real(rows, **kw)
+
+    monkeypatch.setattr(st, "dataframe", dataframe)
+    at = app(monkeypatch, storage, "alpha")
+    at.sidebar.radio(key="page").set_value("Trial").run()
+    at.number_input(key="trial_input").set_value(0).run()
+    assert not at.exception
+    height, n = heights["quantity"]  # the analytic counts
+    assert n > 10 and height >= 35 * (n + 1)  # every row, with its header, without scrolling
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if json.loads(c.proto.spec)["layout"].get("barmode") == "stack"
+               and "stages" in json.dumps(json.loads(c.proto.spec)["data"][0]))
+    bars = [t for t in fig["data"] if t["type"] == "bar"]
+    whisker = next(t for t in fig["data"] if t["type"] == "scatter")
+    assert {tuple(t["y"]) for t in bars} == {("stages",)} and whisker["y"] == ["TTFT, 95% CI"]
+    assert whisker["marker"]["color"] == whisker["error_x"]["color"] == "#888888"
+    assert any(t["name"].startswith("projector ") and t["name"].endswith(" ms") for t in bars)
+    assert any("Peak memory" in m.value and "(predicted)" in m.value for m in at.markdown)
+    from dashboard.details import humanise_note
+
+    assert humanise_note("text_rich legibility 0.438 +/- 0.064 measured") == \
+        "text-rich legibility 0.438 ± 0.064 measured"
+
+
+def test_skipped_repeat_links_to_the_trial_it_repeats(monkeypatch, tmp_path):
+    from optuna.trial import TrialState
+
+    url = f"sqlite:///{tmp_path / 'rep2.db'}"
+    build_study(url, "rep2", n=12, seed=2)
+    study = optuna.load_study(study_name="rep2", storage=url)
+    t = next(t for t in study.trials if t.state == TrialState.COMPLETE and t.number > 0)
+    study.add_trial(create_trial(state=TrialState.PRUNED, params=t.params,
+                                 distributions=t.distributions,
+                                 user_attrs={"repeat_of": t.number,
+                                             "error": f"repeat of trial {t.number}"}))
+    at = app(monkeypatch, url, "rep2")
+    at.sidebar.radio(key="page").set_value("Trial").run()
+    at.number_input(key="trial_input").set_value(12).run()
+    assert any(f"repeat of trial {t.number}" in w.value for w in at.warning)
+    at.button(key="open_repeat_of").click().run()
+    assert not at.exception
+    assert at.number_input(key="trial_input").value == t.number
+    assert any(s.value.startswith(f"Trial {t.number}: ") for s in at.subheader)
+
+
 def test_trial_page_shows_a_confirmation_added_after_loading(monkeypatch, tmp_path):
     """`confirm` adds no trial, so the cached study would not see it: the page reads it anew."""
     from explorer.confirm import Confirmation
@@ -349,10 +405,40 @@ def test_search_page(monkeypatch, storage):
     at.sidebar.radio(key="page").set_value("Search").run()
     assert not at.exception and not at.error
     subheaders = [s.value for s in at.subheader]
-    assert "Hypervolume over trials" in subheaders and "Parallel coordinates" in subheaders
+    assert "Hypervolume over trials" in subheaders
+    assert "Parallel coordinates, coloured by proxy accuracy (text-rich, tier 1)" in subheaders
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    keys = [f["layout"].get("title", {}).get("text", "") for f in figs]
+    assert "for TTFT" in keys and "for proxy accuracy (text-rich, tier 1)" in keys
+    bars = [f for f, k in zip(figs, keys) if k.startswith("for ")]
+    names = [n for f in bars for n in f["data"][0]["y"]]
+    assert names and not any("_" in n for n in names)  # 'width multiplier', not raw names
+    assert "LLM" in names
+    # importances follow the accuracy family picked in the sidebar
+    at.sidebar.radio(key="family").set_value("general").run()
+    assert not at.exception
     keys = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
             for c in at.get("plotly_chart")]
-    assert "for ttft_ms" in keys and "for proxy_text_rich" in keys  # importances per objective
+    assert "for proxy accuracy (general, tier 1)" in keys
+    assert not any("text-rich" in k for k in keys)
+    d = dd.load_study_data(storage, "alpha")
+    # the TTFT breakdown: each bar one real trial, the fastest at its resolution and LLM
+    res = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "fastest trial" in json.dumps(json.loads(c.proto.spec)["layout"]))
+    enc = [t for t in res["data"] if t["name"] == "encoder"]
+    for trace in enc:
+        for x, info in zip(trace["x"], trace["customdata"]):
+            i = d.index_of(int(info[0]))
+            same = (d.complete & (d.cols["resolution"] == int(x))
+                    & (d.cols["llm"] == d.cols["llm"][i]))
+            assert d.cols["ttft_ms"][i] == pytest.approx(np.nanmin(d.cols["ttft_ms"][same]))
+    par = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if json.loads(c.proto.spec)["data"][0]["type"] == "parcoords")
+    dims = {dim["label"]: dim for dim in par["data"][0]["dimensions"]}
+    ttft = dims["TTFT ms (log scale)"]
+    assert "1,000" in ttft["ticktext"] and not any("log10" in k for k in dims)
+    assert all(v % 100 == 0 for v in dims["memory MB"]["range"])
+    assert "title" not in par["layout"] or not par["layout"]["title"].get("text")
 
 
 def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch):
@@ -372,6 +458,31 @@ def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch)
     assert all("at least 10 complete trials" in m for m in details.importances(few, "few"))
     with pytest.raises(dd.DashboardError, match="few"):
         details.importances(few, "nope")
+
+
+def test_compare_page_tells_studies_apart_and_gives_ratios(monkeypatch, storage):
+    """Hover has TTFT and proxy; each study has its own symbol and dash (identical studies
+    still show both); the configurations of both studies are listed with their TTFT ratio."""
+    at = app(monkeypatch, storage, "alpha")
+    at.sidebar.radio(key="page").set_value("Compare studies").run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    trials = [t for t in fig["data"] if t.get("name", "").endswith(": trials")]
+    assert len({t["marker"]["symbol"] for t in trials}) == 2
+    assert all("TTFT %{x:,.1f} ms" in t["hovertemplate"] and "%{y:.3f}" in t["hovertemplate"]
+               for t in trials)
+    assert all(t["opacity"] >= 0.5 and t["marker"]["size"] >= 8 for t in trials)
+    fronts = [t for t in fig["data"] if ": front" in t.get("name", "")]
+    assert len({t["line"]["dash"] for t in fronts}) == 2
+    a, b = (dd.load_study_data(storage, s) for s in ("alpha", "beta"))
+    rows = dd.common_configs([a, b])
+    assert len(rows) == len({dd.config_key(r) for r in a.frame.rows if r["state"] == "COMPLETE"})
+    ratio = np.array([r["ratio beta / alpha"] for r in rows])
+    assert np.allclose(ratio, [r["beta TTFT ms"] / r["alpha TTFT ms"] for r in rows])
+    assert 0.4 < ratio.min() and ratio.max() < 0.6  # beta's synthetic device is 2x faster
+    shown = at.dataframe[-1].value
+    assert list(shown.columns[:4]) == ["configuration", "alpha TTFT ms", "beta TTFT ms",
+                                       "ratio beta / alpha"]
+    assert len(shown) == len(rows)
 
 
 def test_compare_page_marks_configs_on_every_front(monkeypatch, storage):

@@ -7,8 +7,10 @@ import streamlit as st
 
 from .. import cache
 from ..charts import compare_figure
-from ..data import DashboardError, common_front, config_key, front_rows, front_view
+from ..data import (DashboardError, common_configs, common_front, config_key, front_rows,
+                    front_view)
 from ..sidebar import Context
+from ..tables import table as show
 
 
 def render(ctx: Context) -> None:
@@ -51,4 +53,13 @@ def render(ctx: Context) -> None:
             row[f"{name} TTFT ms"] = r["ttft_ms"]
         table.append(row)
     if table:
-        st.dataframe(table, hide_index=True, width="stretch")
+        show(table)
+    st.subheader("The same configuration in each study")
+    both = common_configs([d for d, _ in loaded])
+    if both:
+        first = loaded[0][0].name
+        st.caption(f"{len(both)} configuration(s) completed in every study (budgets not applied), "
+                   f"by {first}'s TTFT; a ratio below 1 is faster than in {first}.")
+        show(both)
+    else:
+        st.info("No configuration was completed in every study.")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from .. import cache
 from ..charts_detail import history_figure, importance_figure, parallel_figure, resolution_figure
-from ..data import hypervolume_over_trials
+from ..data import accuracy_label, hypervolume_over_trials
 from ..sidebar import Context
 
 CONFIG = {"displaylogo": False}
@@ -23,21 +23,25 @@ def render(ctx: Context) -> None:
     st.caption(f"Feasible hypervolume under the sidebar's budgets, reference point "
                f"({ref[0]:,.0f} ms, proxy {-ref[1]:.3f}).")
     st.subheader("Parameter importances (PED-ANOVA)")
-    cols = st.columns(len(d.frame.metric_names))
-    found = cache.importances(ctx.url, d.name, ctx.n_trials)
+    objectives = ["TTFT", accuracy_label(d, ctx.family, short=True)]
+    cols = st.columns(2)
+    found = cache.importances(ctx.url, d.name, ctx.n_trials, ctx.family)
     if isinstance(found, str):  # the study could not be read: say so under each objective
         found = [found] * len(cols)
-    for i, (col, name, imp) in enumerate(zip(cols, d.frame.metric_names, found)):
+    for i, (col, name, imp) in enumerate(zip(cols, objectives, found)):
         with col:
             if isinstance(imp, str):
                 st.info(f"{name}: {imp}")
             else:
                 st.plotly_chart(importance_figure(imp, f"for {name}"), key=f"importance_{i}",
                                 config=CONFIG)
+    st.caption("Which parameters decide each objective: TTFT, and the accuracy family picked "
+               "in the sidebar (switch it there for the other one).")
     st.subheader("TTFT vs resolution per LLM")
     st.plotly_chart(resolution_figure(d), key="resolution", config=CONFIG)
-    st.caption("Median encoder / projector / prefill time over the complete trials at each "
-               "resolution (the FastVLM paper's Figure 5 breakdown, measured here).")
-    st.subheader("Parallel coordinates")
+    st.caption("Each bar is one real configuration: the fastest complete trial at that "
+               "resolution (hover for its trial number and configuration), split into encoder / "
+               "projector / prefill time (the FastVLM paper's Figure 5 breakdown, measured here).")
+    st.subheader(f"Parallel coordinates, coloured by {accuracy_label(d, ctx.family, short=True)}")
     st.plotly_chart(parallel_figure(d, ctx.family, ctx.view.shown), key="parallel",
                     config=CONFIG)

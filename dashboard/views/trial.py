@@ -7,8 +7,9 @@ import streamlit as st
 from .. import cache
 from ..charts_detail import breakdown_figure, roofline_figure
 from ..data import FAMILIES, DashboardError
-from ..details import counts_table, export_zip, measurement_table
+from ..details import counts_table, export_zip, humanise_note, measurement_table
 from ..sidebar import Context
+from ..tables import table
 
 
 def _default(ctx: Context) -> int:
@@ -21,6 +22,11 @@ def _default(ctx: Context) -> int:
 
 def _sync() -> None:
     st.session_state["selected_trial"] = int(st.session_state["trial_input"])
+
+
+def _open(number: int) -> None:
+    st.session_state["selected_trial"] = number
+    st.session_state["trial_input"] = number
 
 
 def render(ctx: Context) -> None:
@@ -39,6 +45,10 @@ def render(ctx: Context) -> None:
     if detail.state != "COMPLETE" or rec is None:
         st.warning(f"Trial {number} is {detail.state.lower()}: "
                    f"{detail.error or 'no reason recorded'}")
+        if detail.repeat_of is not None:
+            st.button(f"Open trial {detail.repeat_of}", on_click=_open, args=(detail.repeat_of,),
+                      key="open_repeat_of",
+                      help="the trial that evaluated this configuration")
         if detail.params:
             st.json(detail.params)
         return
@@ -50,7 +60,7 @@ def render(ctx: Context) -> None:
     with left:
         _proxy(rec)
         st.markdown("**Analytic counts** (computed from the configuration, not measured)")
-        st.dataframe(counts_table(rec), hide_index=True, width="stretch")
+        table(counts_table(rec), all_rows=True)
     with right:
         st.markdown("**Roofline position**")
         st.plotly_chart(roofline_figure(rec), key="roofline", config={"displaylogo": False})
@@ -62,13 +72,15 @@ def _measurement(rec) -> None:
     st.markdown(f"**Time to first token**: {t.get('ttft_ms', 0):,.1f} ms median on "
                 f"{t.get('device_name') or t.get('device')} ({t.get('threads')} threads, "
                 f"{t.get('dtype')})")
+    if rec.memory_mb is not None:
+        st.markdown(f"**Peak memory**: {rec.memory_mb:,.0f} MB ({rec.memory_source})")
     st.plotly_chart(breakdown_figure(rec), key="breakdown", config={"displaylogo": False})
     if t.get("unstable"):
         st.warning("This measurement was flagged UNSTABLE: the machine was noisy while timing.")
     if t.get("extrapolated"):
         st.info("The LLM prefill was extrapolated from fewer layers (the full model did not "
                 "fit the measurement's memory budget).")
-    st.dataframe(measurement_table(rec), hide_index=True, width="stretch")
+    table(measurement_table(rec), all_rows=True)
 
 
 def _confirmation(ctx: Context, number: int) -> None:
@@ -105,7 +117,7 @@ def _proxy(rec) -> None:
         col.caption(f"± {v.get('uncertainty') or 0:.3f}, calibration RMSE "
                     f"{rmse.get(fam, float('nan')):.3f}")
     for note in p.get("notes") or []:
-        st.caption(note)
+        st.caption(humanise_note(note))
 
 
 def _export(ctx: Context, detail) -> None:
