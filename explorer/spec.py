@@ -278,7 +278,29 @@ def _validate_space(space: SearchSpace, source: str) -> None:
                 space.config_from_params(params)
             except ConfigError as e:
                 if not _combination_only(name, e):
-                    raise SpecError(f"{source}: space.{name} = {v!r}: {e}") from None
+                    # the value at fault may be another key's first one (an unknown llm
+                    # fails with every resolution): blame the key the message names
+                    key = next((k for k in params if _names(str(e), k)), name)
+                    raise SpecError(f"{source}: space.{_file_key(key)} = {params[key]!r}: "
+                                    f"{e}") from None
+
+
+def _file_key(param: str) -> str:
+    """The study file's spelling of a search parameter: depth_1 -> depths[1]."""
+    base, _, stage = param.rpartition("_")
+    if not stage.isdigit():
+        return param
+    return f"{ {'depth': 'depths', 'width': 'widths'}.get(base, base)}[{stage}]"
+
+
+def _names(message: str, key: str) -> bool:
+    """Whether a ConfigError message is about `key`: the field's name (or its singular) is
+    among its first words ("unknown llm ...", "depth 0 of stage 1 ...")."""
+    words = {w.rstrip(":,;") for w in message.lower().replace("(", " ").split()[:3]}
+    base, _, stage = key.rpartition("_")
+    if stage.isdigit():  # per-stage keys: depth_1 is "depth 0 of stage 1 ..."
+        return base in words and f"stage {stage} " in message + " "
+    return bool({key, key.removesuffix("s")} & words)
 
 
 def _combination_only(name: str, err: ConfigError) -> bool:
