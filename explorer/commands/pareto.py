@@ -50,6 +50,7 @@ def budgets_from_args(frame, args):
 
 
 def run(args) -> int:
+    from explorer.recommend import proxy_label
     from explorer.results import load_frame, rows_csv
 
     frame = load_frame(args.study, args.storage)
@@ -66,18 +67,19 @@ def run(args) -> int:
         print(f"study {frame.study_name}: no feasible complete trial ({done} complete)")
         return 0
     key = frame.proxy_key
-    tier = front[0].get("proxy_tier")
     confirmed = any(r.get("confirmed_ttft_ms") is not None for r in front)
+    predicted = {r.get("memory_source") == "predicted" for r in front}
     rows = [[r["number"], r["summary"] + (f" [{r['reference']}]" if r.get("reference") else ""),
              r["ttft_ms"], r["encoder_ms"], r["prefill_ms"], f"{r[key]:.3f}+-{r[f'{key}_unc']:.3f}",
-             r.get("memory_mb")] + ([_confirmed(r)] if confirmed else []) + [_flags(r)]
-            for r in front]
+             _memory(r, mixed=len(predicted) > 1)] + ([_confirmed(r)] if confirmed else [])
+            + [_flags(r)] for r in front]
     print(f"study {frame.study_name}: {len(front)} feasible Pareto-optimal of "
           f"{len(frame.complete())} complete trials")
     headers = ["#", "configuration", "TTFT ms", "encoder ms", "prefill ms",
-               f"proxy {key[6:]} (tier {tier})", "memory MB"]
+               proxy_label(key, front[0]),
+               "memory MB (predicted)" if predicted == {True} else "memory MB"]
     headers += ["confirmed ms (spread)"] if confirmed else []
-    print(table(rows, headers + [""], align="llrrrrr" + "r" * confirmed + "l"))
+    print(table(rows, headers + ["notes"], align="llrrrrr" + "r" * confirmed + "l"))
     rmse = front[0].get(f"calibration_rmse_{key[6:]}")
     if rmse is not None:
         print(f"proxy accuracy is a calibrated proxy, not a benchmark score; calibration RMSE "
@@ -89,10 +91,18 @@ def run(args) -> int:
         print(f"before trusting small TTFT differences: fastvlm-explore confirm --study "
               f"{frame.study_name} (re-measures the front in fresh processes)")
     if any(r.get("unstable") for r in front):
-        print("unstable: timed while the machine was busy (canary drift or spread > 10%); after "
+        print("unstable: timed while the machine was busy (canary drift, spread > 10% or stages "
+              "not adding up); after "
               "`fastvlm-explore cache clear --unstable`, `measure` or a sweep into a new study "
               "times them again.")
     return 0
+
+
+def _memory(r: dict, mixed: bool) -> str:
+    if r.get("memory_mb") is None:
+        return "-"
+    note = " (pred.)" if mixed and r.get("memory_source") == "predicted" else ""
+    return f"{r['memory_mb']:,.0f}{note}"
 
 
 def _confirmed(r: dict) -> str:
