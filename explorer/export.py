@@ -136,7 +136,9 @@ def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_
             f"| **TTFT** | **{_f(t.get('ttft_ms'))}** (95% CI {_f(ci[0])}-{_f(ci[1])}, p90 "
             f"{_f(t.get('ttft_p90_ms'))}, n={t.get('n')}, {t.get('ttft_method')}) |", "",
             f"Device: {t.get('device')} - {t.get('device_name')}, {t.get('threads')} threads, "
-            f"{t.get('dtype')}; versions {t.get('versions')}; fingerprint {t.get('fingerprint')}."
+            f"{t.get('dtype')}; versions "
+            f"{', '.join(f'{k} {v}' for k, v in (t.get('versions') or {}).items())}; "
+            f"fingerprint {t.get('fingerprint')}."
             + (" The measurement was flagged UNSTABLE (noisy machine)." if t.get("unstable")
                else ""),
         ]
@@ -157,9 +159,13 @@ def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_
         lines.append("No proxy result.")
     spec = (study_attrs or {}).get("spec") or {}
     if spec:
+        limits = {k: v for k, v in (study_attrs.get("constraints") or {}).items()
+                  if v is not None}
         lines += ["", "## Study", "", f"Study `{study_name}` ({spec.get('description', '')}); "
-                  f"objectives {[o.get('name') for o in study_attrs.get('objectives', [])]}, "
-                  f"constraints {study_attrs.get('constraints')}."]
+                  "objectives "
+                  f"{', '.join(o.get('name', '?') for o in study_attrs.get('objectives', []))}; "
+                  "constraints "
+                  f"{', '.join(f'{k} {v:g}' for k, v in limits.items()) or 'none'}."]
     return "\n".join(lines) + "\n"
 
 
