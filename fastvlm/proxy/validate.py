@@ -225,7 +225,9 @@ def validate(quick: bool = False, with_tier2: bool = False, progress=None) -> di
                          "readers",
                          worst >= 0.6, "Kendall tau " + ", ".join(
                              f"{k} {v:.2f}" for k, v in robust["kendall_tau"].items())
-                         + f"; ties under the seed spread: {robust['ties_under_seed_spread']}"
+                         + "; ties under the seed spread: "
+                         + (", ".join(f"{a} = {b} px" for a, b in robust["ties_under_seed_spread"])
+                            or "none")
                          + (f"; {robust['left_out']}" if robust["left_out"] else "")))
     costs = _costs(with_tier2, progress)
     checks.append(_check("cost: tier 0 under 10 ms", costs["tier0_ms"] < 10,
@@ -252,10 +254,11 @@ def render_report(report: dict) -> str:
         lines.append(f"[{mark[c['passed']]}] {c['name']}")
         lines.append(f"       {c['detail']}")
     rb = report["robustness"]
+    width = max(len(name) for name in rb["curves"]) + 2
     lines += ["", "measured text-rich legibility by variant (rows) and resolution:",
-              "  " + " " * 14 + "".join(f"{r:>8}" for r in rb["resolutions"])]
+              "  " + " " * width + "".join(f"{r:>8}" for r in rb["resolutions"])]
     for name, vals in rb["curves"].items():
-        lines.append(f"  {name:<14}" + "".join(f"{v:8.3f}" for v in vals))
+        lines.append(f"  {name:<{width}}" + "".join(f"{v:8.3f}" for v in vals))
     return "\n".join(lines)
 
 
