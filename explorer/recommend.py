@@ -35,8 +35,10 @@ class Recommendation:
 
     def to_dict(self) -> dict:
         pick = lambda r: None if r is None else {  # noqa: E731
-            k: r.get(k) for k in ("number", "summary", "ttft_ms", "memory_mb", self.proxy_key,
-                                  f"{self.proxy_key}_unc", "reference", "values")}
+            k: r.get(k) for k in ("number", "summary", "ttft_ms", "memory_mb", "memory_source",
+                                  self.proxy_key, f"{self.proxy_key}_unc", "proxy_tier",
+                                  "reference", "values", "unstable", "confirmed_ttft_ms",
+                                  "confirmed_spread", "confirmed_processes")}
         return {"choice": pick(self.choice), "budgets": self.budgets.__dict__,
                 "proxy": self.proxy_key, "feasible_trials": self.feasible,
                 "tied_with": [pick(r) for r in self.tied_with], "fastest": pick(self.fastest),
