@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   fastvlm-explore proxy --preset fastvlm-0.5b --widths 48,96,192,384,768 --tier 2 --budget-s 120
   fastvlm-explore proxy validate            # monotonicity, null controls, orderings, errors, cost
   fastvlm-explore proxy calibrate           # refit tiers 0 and 1 on the published points
+                                            # (rewrites fastvlm/data/proxy_calibration.json)
 
 tiers: 0 analytic surrogate (<10 ms); 1 legibility measured with Tesseract on synthetic pages
 (seconds per new resolution, cached); 2 this encoder probed on the synthetic reading task
