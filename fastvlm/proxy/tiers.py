@@ -23,7 +23,7 @@ from ..config import VlmConfig
 from . import surrogate as S
 from .calibrate import load
 from .published import FAMILIES, FAMILY_BENCHMARKS
-from .result import FamilyValue, ProxyResult, family_label
+from .result import FAMILY_TITLES, FamilyValue, ProxyResult, family_label
 
 # The range the published points cover; outside it the surrogate extrapolates and says so.
 CALIBRATED = {"resolution": (256, 1024), "llm_b": (0.494, 7.616), "tokens": (16, 256)}
@@ -117,7 +117,8 @@ def measured_legibilities(resolution: int, seed: int = 0) -> tuple[dict[str, flo
         m = measured_legibility(resolution, family, seed=seed,
                                 text_scale=fits[family]["text_scale"])
         values[family] = m.value
-        notes.append(f"{family} legibility {m.value:.3f} +/- {m.stderr:.3f} measured by "
+        notes.append(f"{FAMILY_TITLES[family]} legibility {m.value:.3f} +/- {m.stderr:.3f} "
+                     "measured by "
                      f"{m.reader} on {m.n_pages} pages{' (cached)' if m.cached else ''}")
     return values, notes
 
