@@ -114,23 +114,29 @@ def test_changed_spec_is_refused(tmp_path):
         sweep(changed)
 
 
-def test_ctrl_c_records_and_resume_reruns(tmp_path, monkeypatch):
+def sweep_interrupted_at(spec, call: int, monkeypatch) -> dict:
+    """Run `spec` with Ctrl-C pressed during its `call`-th evaluation; the summary."""
     import explorer.study as study_mod
 
-    spec = load_spec(write_tiny_study(tmp_path, trials=3))
-    real = study_mod.evaluate_config
-    calls = {"n": 0}
+    real, calls = study_mod.evaluate_config, []
 
     def flaky(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:
+        calls.append(1)
+        if len(calls) == call:
             raise KeyboardInterrupt
         return real(*args, **kw)
 
     monkeypatch.setattr(study_mod, "evaluate_config", flaky)
-    first = sweep(spec)
+    try:
+        return sweep(spec)
+    finally:
+        monkeypatch.setattr(study_mod, "evaluate_config", real)
+
+
+def test_ctrl_c_records_and_resume_reruns(tmp_path, monkeypatch):
+    spec = load_spec(write_tiny_study(tmp_path, trials=3))
+    first = sweep_interrupted_at(spec, 2, monkeypatch)
     assert first["interrupted"] and first["trials"] == {"COMPLETE": 1, "FAIL": 1}
-    monkeypatch.setattr(study_mod, "evaluate_config", real)
     second = sweep(spec)  # the same command: the interrupted trial is re-run, not counted
     study = optuna.load_study(study_name="tiny", storage=default_storage_url())
     interrupted = [t for t in study.trials if t.state.name == "FAIL"][0]
@@ -143,22 +149,9 @@ def test_ctrl_c_records_and_resume_reruns(tmp_path, monkeypatch):
 def test_ctrl_c_on_the_spaces_last_configuration_is_rerun(tmp_path, monkeypatch):
     """The interrupted trial neither counts nor marks its configuration evaluated, so resuming
     an otherwise exhausted space still re-runs it."""
-    import explorer.study as study_mod
-
     spec = load_spec(write_tiny_study(tmp_path, trials=4))  # the space has 4 configurations
-    real = study_mod.evaluate_config
-    calls = {"n": 0}
-
-    def flaky(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(study_mod, "evaluate_config", flaky)
-    first = sweep(spec)["trials"]
+    first = sweep_interrupted_at(spec, 4, monkeypatch)["trials"]
     assert (first["COMPLETE"], first["FAIL"]) == (3, 1)
-    monkeypatch.setattr(study_mod, "evaluate_config", real)
     second = sweep(spec)
     assert second["trials"]["COMPLETE"] == 4 and second["stopped_early"] is None
 
