@@ -38,7 +38,8 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
     Args:
         heartbeat_s: enable trial heartbeats (RDB storages only): a worker that dies mid-trial
             leaves a trial that others mark failed after 2 heartbeats and re-run once.
-        create: for the default SQLite file, create its folder (False: it must exist already).
+        create: for a SQLite or journal file, create its folder (False: the file must exist
+            already; reading commands never create storage).
     """
     import optuna
     from optuna.storages import RDBStorage
@@ -48,7 +49,11 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         path = url.removeprefix("journal://").removeprefix("journal:")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        elif not Path(path).is_file():
+            raise StudyError(f"no study storage at {path}; run `fastvlm-explore sweep` first "
+                             "or pass --storage")
         return JournalStorage(JournalFileBackend(path))
     if not any(url.startswith(p) for p in ("sqlite:", "postgresql", "mysql")):
         raise UsageError(f"unsupported storage URL {url!r}; valid: sqlite:///FILE, "

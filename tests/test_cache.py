@@ -47,6 +47,10 @@ def test_cache_command_lists_and_clears_unstable(tmp_path):
     cleared = run("clear", "--unstable")
     assert cleared.returncode == 0 and "removed 1 unstable entries" in cleared.stdout
     assert "encoder    1\n" in run("list").stdout
+    env["FASTVLM_CACHE_DIR"] = str(tmp_path / "none")
+    empty = run("list")
+    assert empty.returncode == 0 and "no cache yet" in empty.stdout
+    assert not (tmp_path / "none").exists()  # listing never creates a cache
 
 
 def _hold_claim(path, ready, release):

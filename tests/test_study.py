@@ -208,9 +208,11 @@ def test_reading_errors_are_one_line(tmp_path, args, fragment):
     assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
 
 
-def test_missing_storage_is_a_clear_error(tmp_path):
-    r = cli("pareto", "--study", "x", "--storage", f"sqlite:///{tmp_path}/none.db")
+@pytest.mark.parametrize("url", ["sqlite:///{}/none.db", "journal://{}/none.log"])
+def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url):
+    r = cli("pareto", "--study", "x", "--storage", url.format(tmp_path))
     assert r.returncode == 1 and "no study storage at" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # reading never creates a storage
 
 
 def test_pareto_table_flags_unstable_timings(tmp_path):

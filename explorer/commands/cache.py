@@ -23,9 +23,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fastvlm.cache import LatencyCache
+    from fastvlm.cache import LatencyCache, default_cache_path
     from fastvlm.runtime import setup_runtime
 
+    if not default_cache_path().is_file():  # listing or clearing never creates one
+        print(f"{default_cache_path()}: no cache yet (`measure` and `sweep` fill it)")
+        return 0
     with LatencyCache() as cache:
         return _run(args, cache, setup_runtime().fingerprint)
 
