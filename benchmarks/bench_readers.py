@@ -71,8 +71,9 @@ def main() -> None:
                             "RapidOCR - Tesseract"])
           + "\n\n" + md_table(summary, ["family", "Kendall tau of the resolution ranking",
                                         "Pearson r of per-page accuracy",
-                                        "largest difference", "Tesseract s/page (cold)",
-                                        "RapidOCR s/page (cold)"]))
+                                        "largest difference",
+                                        "Tesseract s per page (cold wall time, 2 at once)",
+                                        "RapidOCR s per page (cold, one at a time)"]))
     save("readers", data, md)
 
 

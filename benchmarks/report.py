@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["ttft", "ttft_shared_host", "extrapolation", "hygiene", "cost7b", "published", "pareto",
-         "sweep", "confirm", "search", "proxy", "dashboard", "dashboard_ab"]
+         "sweep", "confirm", "search", "proxy", "readers", "dashboard", "dashboard_ab"]
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
