@@ -53,3 +53,9 @@ def test_bad_configurations_exit_2_with_one_line(args, fragment):
     assert r.returncode == 2
     assert fragment in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_proxy_says_when_an_option_has_no_effect():
+    r = run("proxy", "--preset", "tiny", "--budget-s", "5", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["tier"] == 0
+    assert "note: --budget-s has no effect on tier 0 (it applies to tier 2)" in r.stderr

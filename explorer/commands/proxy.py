@@ -48,15 +48,32 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+SCORING = ("tier 0", "tier 1", "tier 2")
+# option -> (its default, where it has an effect): any other use is said, not silently ignored
+_APPLIES = {"budget_s": (120.0, ("tier 2",)), "width_factor": (0.5, ("tier 2",)),
+            "seed": (0, ("tier 1", "tier 2")), "quick": (False, ("validate",)),
+            "with_tier2": (False, ("validate",)), "tier0_only": (False, ("calibrate",)),
+            "preset": (None, SCORING), "config": (None, SCORING), "resolution": (None, SCORING)}
+
+
+def _warn_unused(args, where: str) -> None:
+    """A note on stderr for each option given that has no effect on `where`."""
+    for name, (default, applies) in _APPLIES.items():
+        if getattr(args, name, default) != default and where not in applies:
+            print(f"note: --{name.replace('_', '-')} has no effect on {where} (it applies to "
+                  f"{' and '.join(applies) if applies != SCORING else 'scoring'})",
+                  file=sys.stderr)
+
+
 def run(args) -> int:
-    if args.action == "calibrate":
-        return _calibrate(args)
-    if args.action == "validate":
-        return _validate(args)
+    if args.action in ("calibrate", "validate"):
+        _warn_unused(args, args.action)
+        return _calibrate(args) if args.action == "calibrate" else _validate(args)
     from fastvlm.proxy import evaluate, get_proxy
 
     cfg = config_from_args(args)
     spec = get_proxy(args.tier)
+    _warn_unused(args, f"tier {spec.tier}")
     options = {}
     if spec.tier >= 1:
         options["seed"] = args.seed
