@@ -106,6 +106,16 @@ def test_confirm_a_real_study_end_to_end(tmp_path):
     assert confirmed[first["number"]]["ttft_ms"] == pytest.approx(first["median_ms"])
     rec = cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9")
     assert rec.returncode == 0 and "fresh processes" in rec.stdout
+    # a confirmation far from the sweep's timing is a caution, not a footnote
+    study = optuna.load_study(study_name="tiny", storage=url)
+    chosen = json.loads(cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9",
+                            "--json").stdout)["choice"]
+    far = {**stored, str(chosen["number"]): {**stored.get(str(chosen["number"]), first),
+                                             "median_ms": 3.5 * chosen["ttft_ms"]}}
+    study.set_user_attr("confirmations", far)
+    rec = cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9")
+    assert "(+250% vs the sweep" in rec.stdout and "caution: the fresh processes and the sweep " \
+        "disagree by +250%" in rec.stdout
 
 
 @pytest.mark.parametrize("args, fragment, needs_study", [

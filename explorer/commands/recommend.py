@@ -60,15 +60,24 @@ def run(args) -> int:
               "before relying on it.")
     if c.get("confirmed_ttft_ms") is not None:
         over = budgets.max_ttft_ms is not None and c["confirmed_ttft_ms"] > budgets.max_ttft_ms
+        ratio = c["confirmed_ttft_ms"] / c["ttft_ms"] - 1
         print(f"confirmed in {c.get('confirmed_processes')} fresh processes: "
-              f"{c['confirmed_ttft_ms']:,.0f} ms (spread {c.get('confirmed_spread') or 0:.1%})"
+              f"{c['confirmed_ttft_ms']:,.0f} ms ({ratio:+.0%} vs the sweep; spread "
+              f"{c.get('confirmed_spread') or 0:.1%})"
               + (f", over the {budgets.max_ttft_ms:,.0f} ms budget there" if over else ""))
+        if abs(ratio) > CONFIRM_GAP:
+            print(f"caution: the fresh processes and the sweep disagree by {ratio:+.0%}; the "
+                  "recommendation ranks the sweep's timing. Confirm the neighbours too "
+                  f"(fastvlm-explore confirm --study {frame.study_name}) before choosing.")
     else:
         print(f"confirm: fastvlm-explore confirm --study {frame.study_name} --trials "
               f"{c['number']} (re-measures it in fresh processes)")
     print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
     return 0
+
+
+CONFIRM_GAP = 0.25  # beyond the spreads confirm measured on the shared EPYC host (5-27%)
 
 
 def _ttft_range(frame) -> str:
