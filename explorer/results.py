@@ -17,7 +17,7 @@ import numpy as np
 
 from .confirm import CONFIRMATIONS_ATTR
 from .pareto import knee_index, pareto_mask, to_losses
-from .records import rows_from_trials
+from .records import FRAME_COLUMNS, rows_from_trials
 from .storage import load_study, open_storage
 from .trial_reader import read_trials
 
@@ -144,13 +144,14 @@ def rows_csv(rows: list[dict]) -> str:
     import io
 
     buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=[k for k in rows[0] if k != "values"],
-                           extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
-                        for k, v in r.items()})
+    # No rows still gets the header, so that a script reading the CSV sees an empty table.
+    columns = rows[0] if rows else FRAME_COLUMNS
+    w = csv.DictWriter(buf, fieldnames=[k for k in columns if k != "values"],
+                       extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                    for k, v in r.items()})
     return buf.getvalue()
 
 

@@ -1,5 +1,6 @@
 """The latency cache: round trip, claims between processes, concurrent writers."""
 
+import json
 import multiprocessing as mp
 import os
 import subprocess
@@ -44,9 +45,14 @@ def test_cache_command_lists_and_clears_unstable(tmp_path):
                                     capture_output=True, text=True, env=env, timeout=120)
     listed = run("list")
     assert listed.returncode == 0 and "encoder    2 (1 unstable)" in listed.stdout, listed
+    listed = json.loads(run("list", "--json").stdout)
+    assert listed["entries"] == listed["this_machine"] == 2 and listed["fingerprint"] == fp
+    assert listed["groups"] == [{"fingerprint": fp, "this_machine": True, "kind": "encoder",
+                                 "entries": 2, "unstable": 1}]
     cleared = run("clear", "--unstable")
     assert cleared.returncode == 0 and "removed 1 unstable entries" in cleared.stdout
     assert "encoder    1\n" in run("list").stdout
+    assert json.loads(run("clear", "--unstable", "--json").stdout)["removed"] == 0
     env["FASTVLM_CACHE_DIR"] = str(tmp_path / "none")
     empty = run("list")
     assert empty.returncode == 0 and "no cache yet" in empty.stdout

@@ -178,6 +178,11 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path):
     table = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [int(row["number"]) for row in table] == [t["number"] for t in data["trials"]]
     assert json.loads(table[0]["config"]) == first["config"]  # JSON, not a Python repr
+    low, high = first["ttft_breakdown"]["ttft_ci_ms"]  # the same key as `measure --json`
+    assert low <= first["ttft_breakdown"]["ttft_ms"] <= high
+    r = cli("pareto", "--study", "tiny", "--csv", "--max-ttft-ms", "0.001")
+    assert r.returncode == 0 and "no feasible complete trial" in r.stderr
+    assert r.stdout.splitlines()[0].startswith("number,") and len(r.stdout.splitlines()) == 1
     r = cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")
     assert r.returncode == 0 and "recommended: trial" in r.stdout and "why:" in r.stdout
     out = tmp_path / "export"

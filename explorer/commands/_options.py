@@ -134,6 +134,16 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
+def add_progress_arg(p) -> None:
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is drawn on stderr, and only when that is a terminal)")
+
+
+def progress_enabled(args) -> bool | None:
+    """`enabled` for `Progress` / tqdm: off with --no-progress, else tqdm's own TTY check."""
+    return False if args.no_progress else None
+
+
 class Progress:
     """A tqdm bar on stderr fed by (phase, fraction) callbacks; silent when stderr is no TTY."""
 

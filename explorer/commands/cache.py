@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import print_json
+
 
 def register(sub) -> None:
     p = sub.add_parser("cache", help="list or clear cached component latencies",
@@ -19,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--unstable", action="store_true",
                    help="clear only timings flagged unstable (taken on a noisy machine), so "
                         "the next measure or sweep takes them again")
+    p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
 
@@ -26,27 +29,48 @@ def run(args) -> int:
     from fastvlm.cache import LatencyCache, default_cache_path
     from fastvlm.runtime import setup_runtime
 
+    fp = setup_runtime().fingerprint
     if not default_cache_path().is_file():  # listing or clearing never creates one
-        print(f"{default_cache_path()}: no cache yet (`measure` and `sweep` fill it)")
+        if args.json:
+            print_json(_summary(str(default_cache_path()), fp, [], args))
+        else:
+            print(f"{default_cache_path()}: no cache yet (`measure` and `sweep` fill it)")
         return 0
     with LatencyCache() as cache:
-        return _run(args, cache, setup_runtime().fingerprint)
+        removed = (cache.clear(None if args.all_devices else fp, unstable_only=args.unstable)
+                   if args.action == "clear" else None)
+        summary = _summary(str(cache.path), fp, cache.entries(), args, removed)
+    if args.json:
+        print_json(summary)
+    elif removed is not None:
+        print(f"removed {removed} {'unstable ' if args.unstable else ''}entries from "
+              f"{summary['path']}")
+    else:
+        _print(summary)
+    return 0
 
 
-def _run(args, cache, fp: str) -> int:
-    if args.action == "clear":
-        n = cache.clear(None if args.all_devices else fp, unstable_only=args.unstable)
-        print(f"removed {n} {'unstable ' if args.unstable else ''}entries from {cache.path}")
-        return 0
-    entries = cache.entries()
-    print(f"{cache.path}: {len(entries)} entries ({sum(e[0] == fp for e in entries)} for this "
-          f"machine, fingerprint {fp})")
+def _summary(path: str, fp: str, entries, args, removed: int | None = None) -> dict:
+    """Counts per (fingerprint, component kind); `removed` after a clear."""
     kinds: dict[tuple[str, str], list[int]] = {}
     for f, kind, _, unstable in entries:
         counts = kinds.setdefault((f, kind), [0, 0])  # entries, unstable entries
         counts[0] += 1
         counts[1] += unstable
-    for (f, kind), (n, n_unstable) in sorted(kinds.items()):
-        note = f" ({n_unstable} unstable)" if n_unstable else ""
-        print(f"  {f}{' (this machine)' if f == fp else ''}  {kind:10s} {n}{note}")
-    return 0
+    out = {"path": path, "fingerprint": fp, "entries": len(entries),
+           "this_machine": sum(e[0] == fp for e in entries),
+           "groups": [{"fingerprint": f, "this_machine": f == fp, "kind": kind, "entries": n,
+                       "unstable": n_unstable}
+                      for (f, kind), (n, n_unstable) in sorted(kinds.items())]}
+    if args.action == "clear":
+        out["removed"] = removed or 0
+    return out
+
+
+def _print(summary: dict) -> None:
+    print(f"{summary['path']}: {summary['entries']} entries ({summary['this_machine']} for this "
+          f"machine, fingerprint {summary['fingerprint']})")
+    for g in summary["groups"]:
+        note = f" ({g['unstable']} unstable)" if g["unstable"] else ""
+        here = " (this machine)" if g["this_machine"] else ""
+        print(f"  {g['fingerprint']}{here}  {g['kind']:10s} {g['entries']}{note}")

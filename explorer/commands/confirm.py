@@ -8,7 +8,8 @@ import argparse
 import sys
 import time
 
-from ._options import nonnegative_int, positive_float, positive_int, print_json, table
+from ._options import (add_progress_arg, nonnegative_int, positive_float, positive_int,
+                       print_json, table)
 from .pareto import add_budget_args, add_study_args, budgets_from_args
 
 EXAMPLES = """examples:
@@ -42,6 +43,7 @@ def register(sub) -> None:
                    help="confirm on a device other than the study's (results are not comparable)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="order of the shuffled rounds")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -82,7 +84,8 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
-    bar = tqdm(total=measurements, desc="confirm", unit="run", file=sys.stderr, leave=False)
+    bar = tqdm(total=measurements, desc="confirm", unit="run", file=sys.stderr, leave=False,
+               disable=True if args.no_progress else None)
 
     def store(c) -> None:  # after every run: an interrupted confirmation keeps what it measured
         stored[str(c.number)] = c.to_dict() | {

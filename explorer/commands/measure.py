@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import (Progress, add_config_args, add_measure_args, config_from_args,
-                       measure_settings_from_args, print_json, table)
+from ._options import (Progress, add_config_args, add_measure_args, add_progress_arg,
+                       config_from_args, measure_settings_from_args, print_json,
+                       progress_enabled, table)
 
 EXAMPLES = """examples:
   fastvlm-explore measure --preset fastvlm-0.5b --resolution 512
@@ -29,6 +30,7 @@ def register(sub) -> None:
                    help="peak memory: measured in a fresh child process, or predicted "
                    "(auto: measured unless the LLM is extrapolated)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -38,7 +40,7 @@ def run(args) -> int:
     from fastvlm.cache import LatencyCache
     from fastvlm.measure import measure_ttft
 
-    progress = Progress(f"measuring {cfg.name or 'config'}")
+    progress = Progress(f"measuring {cfg.name or 'config'}", progress_enabled(args))
     try:
         with LatencyCache() as cache:
             result = measure_ttft(cfg, settings, cache, progress)

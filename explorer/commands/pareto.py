@@ -59,12 +59,14 @@ def run(args) -> int:
         print_json({"study": frame.study_name, "directions": frame.directions,
                     "metric_names": frame.metric_names, "trials": [_trial_json(r) for r in front]})
         return 0
+    if not front:  # on stderr for --csv: stdout stays a (header-only) CSV
+        done = len(frame.complete())
+        print(f"study {frame.study_name}: no feasible complete trial ({done} complete)",
+              file=sys.stderr if args.csv else sys.stdout)
     if args.csv:
         sys.stdout.write(rows_csv(front))
         return 0
     if not front:
-        done = len(frame.complete())
-        print(f"study {frame.study_name}: no feasible complete trial ({done} complete)")
         return 0
     key = frame.proxy_key
     confirmed = any(r.get("confirmed_ttft_ms") is not None for r in front)
@@ -122,9 +124,9 @@ def _trial_json(r: dict) -> dict:
         "number": r["number"], "values": r["values"], "summary": r["summary"],
         "reference": r.get("reference"), "config": r.get("config"),
         "ttft_breakdown": {k: r.get(k) for k in ("ttft_ms", "encoder_ms", "projector_ms",
-                                                 "prefill_ms", "ttft_p90_ms", "ttft_ci_low_ms",
-                                                 "ttft_ci_high_ms", "n", "unstable",
-                                                 "extrapolated", "ttft_method")},
+                                                 "prefill_ms", "ttft_p90_ms")}
+        | {"ttft_ci_ms": [r.get("ttft_ci_low_ms"), r.get("ttft_ci_high_ms")]}  # as `measure`
+        | {k: r.get(k) for k in ("n", "unstable", "extrapolated", "ttft_method")},
         "proxy": {k: r.get(k) for k in ("proxy_label", "proxy_tier", "proxy_text_rich",
                                         "proxy_text_rich_unc", "proxy_general",
                                         "proxy_general_unc", "calibration_rmse_text_rich",

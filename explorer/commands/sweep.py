@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import positive_float, positive_int, print_json
+from ._options import (add_progress_arg, positive_float, positive_int, print_json,
+                       progress_enabled)
 
 SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/quick.toml                 # a few minutes on 2 CPU cores
@@ -56,7 +57,7 @@ def _common(p) -> None:
                    help="trial heartbeat for RDB servers (PostgreSQL/MySQL), seconds")
     p.add_argument("--allow-other-device", action="store_true",
                    help="join a study measured on a different device/software (not advised)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_arg(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary at the end")
 
 
@@ -101,7 +102,7 @@ def _run(spec, args, worker: bool) -> int:
     storage = open_storage(url, heartbeat_s=args.heartbeat_s)
     summary = run_study(spec, storage, url, trials=args.trials, timeout_s=args.timeout,
                         allow_other_device=args.allow_other_device,
-                        show_progress=False if args.no_progress else None)
+                        show_progress=progress_enabled(args))
     if args.json:
         print_json(summary)
     else:
