@@ -130,6 +130,15 @@ class SearchSpace:
             return None
         return params if same else None
 
+    def base_widths(self) -> tuple[int, ...]:
+        """The base encoder's stage widths (what width_multiplier scales)."""
+        return preset(ENCODER_BASES[self.encoder_base]).encoder.widths
+
+    def multiplier_widths(self) -> dict[float, tuple[int, ...]]:
+        """width_multiplier value -> the stage widths it builds (snapped: see `scale_widths`)."""
+        return {m: scale_widths(self.base_widths(), m)
+                for m in (self.width_multiplier or Choice(())).values}
+
     def grid(self) -> dict[str, list]:
         """The full discrete grid (for GridSampler and exhaustive replays)."""
         return {name: dim.grid() for name, dim in self.dims().items()}

@@ -265,6 +265,13 @@ def _validate_space(space: SearchSpace, source: str) -> None:
     """Every single value must be valid on its own (combinations may still be invalid and are
     then recorded as failed samples)."""
     grid = space.grid()
+    seen: dict[tuple[int, ...], float] = {}
+    for m, widths in space.multiplier_widths().items():  # snapping can merge two choices
+        if widths in seen:
+            raise SpecError(f"{source}: space.width_multiplier: {seen[widths]:g} and {m:g} both "
+                            f"build widths {'-'.join(map(str, widths))} (the first width is a "
+                            "multiple of 16); keep one")
+        seen[widths] = m
     n_stages = preset(ENCODER_BASES[space.encoder_base]).encoder.num_stages
     for key in ("depths", "widths"):
         dims = getattr(space, key)

@@ -58,6 +58,8 @@ BAD = [
      "description: expected str, got 3"),
     ('name = "x"\nreferences = ["fastvlm-9b"]\n[space]\nresolution = [512]\n',
      "references: unknown preset 'fastvlm-9b'; valid: fastvlm-0.5b"),
+    ('name = "x"\n[space]\nresolution = [512]\nwidth_multiplier = [0.5, 0.55]\n',
+     "space.width_multiplier: 0.5 and 0.55 both build widths 48-96-192-384-768"),
 ]
 
 
@@ -91,3 +93,13 @@ def test_cli_rejects_bad_file_before_creating_storage(tmp_path):
                         f"sqlite:///{db}"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "unknown key 'space.width'" in r.stderr
     assert "Traceback" not in r.stderr and not db.exists()
+
+
+def test_dry_run_shows_what_each_width_multiplier_builds():
+    study = ROOT / "studies" / "mobile.toml"
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(study), "--dry-run"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    # 96 x 0.75 = 72 is snapped to a multiple of 16: the user is told it is x0.83
+    assert "0.75 -> widths 80-160-320-640-1280 (x0.83 after snapping)" in r.stdout
+    assert "0.5 -> widths 48-96-192-384-768\n" in r.stdout

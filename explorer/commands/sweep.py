@@ -122,6 +122,9 @@ def _describe(spec, args) -> int:
             "sampler": spec.sampler, "trials": spec.trials, "proxy_tier": spec.proxy_tier,
             "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
             "space": grid, "space_size": spec.space.size(), "references": spec.references}
+    if spec.space.width_multiplier is not None:
+        info["width_multiplier_widths"] = {f"{m:g}": list(w) for m, w in
+                                           spec.space.multiplier_widths().items()}
     if args.json:
         print_json(info)
         return 0
@@ -129,6 +132,12 @@ def _describe(spec, args) -> int:
     for name, values in grid.items():
         shown = values if len(values) <= 12 else values[:5] + ["..."] + values[-3:]
         print(f"  {name:18s} {shown}")
+        if name == "width_multiplier":  # what each multiplier builds, after snapping
+            base = spec.space.base_widths()
+            for m, widths in spec.space.multiplier_widths().items():
+                actual = widths[0] / base[0]
+                snapped = f" (x{actual:.2f} after snapping)" if abs(actual - m) > 0.005 else ""
+                print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
     print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
     return 0
