@@ -23,8 +23,8 @@ LLM_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 PARETO_HEIGHT = 660
 # Below the plot (yref "container": a fraction of the figure's fixed height from its bottom):
 # the colour bar 140 px up, under the x-axis title, and the legend 85 px up, under the bar.
-COLORBAR = dict(title=dict(text="resolution (px)", side="top"), orientation="h",
-                x=0.5, xanchor="center", len=0.8, thickness=12, tickangle=0,
+COLORBAR = dict(title=dict(text="resolution (px)", side="right"), orientation="h",
+                x=0.55, xanchor="center", len=0.7, thickness=12, tickangle=0,
                 yref="container", y=140 / PARETO_HEIGHT, ypad=0, yanchor="top")
 LEGEND_Y = 85 / PARETO_HEIGHT
 GREY = "#c4c4c4"
