@@ -19,7 +19,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-CLAIM_TTL_S = 3600.0  # a claim from another host counts as stale after this long
+# A claim counts as stale after this long (no component takes an hour to time); on this host
+# also as soon as its process is gone. The age limit covers a reused pid here and a dead
+# process on another host, whose liveness cannot be checked.
+CLAIM_TTL_S = 3600.0
 
 
 def default_cache_path() -> Path:
@@ -161,8 +164,10 @@ class LatencyCache:
 
 
 def _alive(host: str, pid: int, claimed: float) -> bool:
+    if time.time() - claimed >= CLAIM_TTL_S:
+        return False
     if host != socket.gethostname():
-        return time.time() - claimed < CLAIM_TTL_S
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

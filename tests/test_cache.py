@@ -137,3 +137,21 @@ def test_claims_are_released_when_waiting_is_interrupted(tiny, fast_settings, mo
     assert len(calls) == 2
     assert cache._db.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
     cache.close()
+
+
+def test_a_claim_expires_after_its_ttl_even_if_its_pid_lives(tmp_path):
+    """A live pid may be a reused one: past CLAIM_TTL_S the claim is stale on any host."""
+    import socket
+    import time
+
+    from fastvlm.cache import CLAIM_TTL_S
+
+    c = LatencyCache(tmp_path / "c.sqlite")
+    other = os.getppid()  # alive, and not this process
+    for age, claimable in ((60.0, False), (CLAIM_TTL_S + 60.0, True)):
+        for host in (socket.gethostname(), "elsewhere"):
+            c._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
+                          ("fp", "encoder", "k", host, other, time.time() - age))
+            assert c.claim("fp", "encoder", "k") is claimable, (age, host)
+            c.release("fp", "encoder", "k")
+    c.close()
