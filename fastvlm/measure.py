@@ -148,6 +148,12 @@ class TTFTResult:
         }
 
 
+# Part of every component's cache key. Bump it when what a stored timing means changes, so that
+# older entries are measured again instead of served (2: an extrapolated prefill's CI holds its
+# median; format-1 entries could have the median outside the CI).
+CACHE_FORMAT = 2
+
+
 def component_keys(cfg: VlmConfig, settings: MeasureSettings, plan: LayerPlan) -> dict[str, str]:
     enc = dataclasses.asdict(cfg.encoder)
     llm = dataclasses.asdict(cfg.llm)
@@ -161,7 +167,7 @@ def component_keys(cfg: VlmConfig, settings: MeasureSettings, plan: LayerPlan) -
                     "prompt_tokens": cfg.prompt_tokens, "dtype": cfg.dtype,
                     "method": "extrapolated" if plan.extrapolate else "full"},
     }
-    return {k: json.dumps(v, sort_keys=True) for k, v in parts.items()}
+    return {k: json.dumps(v | {"format": CACHE_FORMAT}, sort_keys=True) for k, v in parts.items()}
 
 
 def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),

@@ -41,6 +41,17 @@ def test_second_call_comes_from_cache(tiny, fast_settings):
     assert other.cached == []  # 1 visual token: the projector shape changed too
 
 
+def test_timings_of_an_older_cache_format_are_not_served(tiny, fast_settings, monkeypatch):
+    """A timing whose meaning changed since it was stored (CACHE_FORMAT) is measured again."""
+    import fastvlm.measure as m
+
+    cache = LatencyCache()
+    measure_ttft(tiny, fast_settings, cache)
+    monkeypatch.setattr(m, "CACHE_FORMAT", m.CACHE_FORMAT + 1)
+    assert measure_ttft(tiny, fast_settings, cache).cached == []
+    assert measure_ttft(tiny, fast_settings, cache).cached == ["encoder", "prefill", "projector"]
+
+
 def test_no_cache_flag_remeasures(tiny, fast_settings):
     cache = LatencyCache()
     measure_ttft(tiny, fast_settings, cache)
@@ -59,6 +70,7 @@ def test_layer_extrapolation_when_asked(tiny, fast_settings):
     fit = r.stages["prefill"].detail["fit"]
     assert fit["layers"] == [1, 2] and fit["full_layers"] == 2
     assert r.stages["prefill"].source == "extrapolated"
+    assert fit["ci_ms"][0] <= fit["median_ms"] <= fit["ci_ms"][1]  # the CI holds the estimate
 
 
 def test_too_small_memory_budget_is_a_clear_error(fast_settings):

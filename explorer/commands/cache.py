@@ -59,12 +59,27 @@ def _summary(path: str, fp: str, entries, args, removed: int | None = None) -> d
         counts[1] += unstable
     out = {"path": path, "fingerprint": fp, "entries": len(entries),
            "this_machine": sum(e[0] == fp for e in entries),
+           "old_format": sum(_old_format(kind, key) for _, kind, key, _ in entries),
            "groups": [{"fingerprint": f, "this_machine": f == fp, "kind": kind, "entries": n,
                        "unstable": n_unstable}
                       for (f, kind), (n, n_unstable) in sorted(kinds.items())]}
     if args.action == "clear":
         out["removed"] = removed or 0
     return out
+
+
+def _old_format(kind: str, key: str) -> bool:
+    """A component timing stored under an older CACHE_FORMAT: never served, only kept."""
+    import json
+
+    from fastvlm.measure import CACHE_FORMAT, COMPONENTS
+
+    if kind not in COMPONENTS:
+        return False
+    try:
+        return json.loads(key).get("format") != CACHE_FORMAT
+    except (ValueError, AttributeError):  # not a key this tool writes
+        return True
 
 
 def _print(summary: dict) -> None:
@@ -74,3 +89,6 @@ def _print(summary: dict) -> None:
         note = f" ({g['unstable']} unstable)" if g["unstable"] else ""
         here = " (this machine)" if g["this_machine"] else ""
         print(f"  {g['fingerprint']}{here}  {g['kind']:10s} {g['entries']}{note}")
+    if summary["old_format"]:
+        print(f"{summary['old_format']} of them were stored by an older version of this tool and "
+              "are never served (a changed measurement is taken again); `cache clear` drops them")
