@@ -1,6 +1,6 @@
 """Run every benchmark, one fresh process each, then refresh the README table.
 
-    python -m benchmarks.run_all                 # all (about an hour on 2 CPU cores)
+    python -m benchmarks.run_all                 # all (about 75 minutes on 2 CPU cores)
     python -m benchmarks.run_all --only pareto,proxy_reading
     python -m benchmarks.run_all --skip cost7b
 
@@ -20,7 +20,7 @@ from . import report
 HERE = Path(__file__).resolve().parent
 # Cheap and load-insensitive first; the 7B cost run last of the measurement group.
 ORDER = ["pareto", "ttft", "extrapolation", "hygiene", "sweep", "search", "proxy_reading",
-         "dashboard", "cost7b", "published"]
+         "dashboard", "cost7b", "published", "paper"]
 
 
 def available() -> list[str]:
