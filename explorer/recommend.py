@@ -5,8 +5,10 @@ smaller than the combined uncertainty are ties; among the trials tied with the b
 wins, so the recommendation never pays latency for noise. Candidates are the trials no other
 feasible trial beats on both TTFT and proxy: a tie is not transitive, and a noisy trial that
 ties with the best can still be slower *and* less accurate than a precise one that does not.
-The explanation names what the choice beats and what the next-better option (over budget)
-would cost.
+With `ties=False` (`recommend --most-accurate`) the highest proxy wins outright: the
+uncertainty is mostly the calibration's, which nearby configurations largely share, so an
+architect may trust a difference smaller than it. The explanation names what the choice beats
+and what the next-better option (over budget) would cost.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Recommendation:
     fastest: dict | None = None  # fastest feasible trial, for comparison
     next_better: dict | None = None  # best accuracy gain beyond the budget, cheapest first
     reason: str = ""
+    ties: bool = True  # proxy differences within the uncertainty tie (the fastest tied wins)
 
     def to_dict(self) -> dict:
         pick = lambda r: None if r is None else {  # noqa: E731
@@ -42,7 +45,8 @@ class Recommendation:
         return {"choice": pick(self.choice), "budgets": self.budgets.__dict__,
                 "proxy": self.proxy_key, "feasible_trials": self.feasible,
                 "tied_with": [pick(r) for r in self.tied_with], "fastest": pick(self.fastest),
-                "next_better": pick(self.next_better), "reason": self.reason}
+                "next_better": pick(self.next_better), "reason": self.reason,
+                "ties": self.ties}
 
 
 def _tie(a: dict, b: dict, key: str) -> bool:
@@ -50,10 +54,12 @@ def _tie(a: dict, b: dict, key: str) -> bool:
     return abs(a[key] - b[key]) <= unc
 
 
-def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
+def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recommendation:
+    """The recommendation under `budgets`; `ties=False` counts only equal proxies as ties."""
     key = frame.proxy_key
     feasible = [r for r in frame.feasible(budgets) if r.get(key) is not None]
-    rec = Recommendation(None, budgets, key, len(feasible))
+    rec = Recommendation(None, budgets, key, len(feasible), ties=ties)
+    same = (lambda a, b: _tie(a, b, key)) if ties else (lambda a, b: a[key] == b[key])
     if not feasible:
         rec.reason = _nothing_fits(frame, budgets, key)
         return rec
@@ -61,7 +67,7 @@ def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
     undominated = pareto_mask(np.array([[r["ttft_ms"], -r[key]] for r in feasible]))
     # the fastest of the undominated trials tying with the best; repeats count once
     tied = first_per_config(sorted((r for r, ok in zip(feasible, undominated)
-                                    if ok and _tie(r, top, key)),
+                                    if ok and same(r, top)),
                                    key=lambda r: (r["ttft_ms"], r["number"])))
     choice = tied[0]
     rec.choice = choice
@@ -72,7 +78,7 @@ def recommend(frame: StudyFrame, budgets: Budgets) -> Recommendation:
     by_speed = sorted(frame.complete(), key=lambda r: r["ttft_ms"])
     rec.next_better = next((r for r in by_speed if r.get(key) is not None
                             and r[key] > choice[key] and r["number"] not in inside
-                            and not _tie(r, choice, key)), None)
+                            and not same(r, choice)), None)
     rec.reason = _explain(rec, key, top)
     return rec
 

@@ -66,3 +66,13 @@ def test_repeats_of_one_configuration_tie_once():
     assert rec.choice["number"] == 0
     assert [r["number"] for r in rec.tied_with] == [3]
     assert "1 other configuration(s) on the front tie" in rec.reason
+
+
+def test_most_accurate_takes_the_highest_proxy_outright():
+    f = frame([row(0, 400, 0.600, unc=0.02), row(1, 250, 0.590, unc=0.02),
+               row(2, 900, 0.620, unc=0.03)])
+    rec = recommend(f, Budgets(max_ttft_ms=500), ties=False)
+    assert rec.choice["number"] == 0 and rec.tied_with == [] and not rec.to_dict()["ties"]
+    assert "has the highest" in rec.reason
+    assert rec.next_better["number"] == 2  # 0.62 vs 0.60 is no tie either
+    assert recommend(f, Budgets(max_ttft_ms=500)).next_better is None  # a tie by default

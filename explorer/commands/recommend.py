@@ -16,7 +16,8 @@ EXAMPLES = """examples:
 
 Best = highest proxy accuracy within the budgets; proxy differences within the uncertainty
 are ties, and among the trials tied with the best (and beaten by none on both TTFT and proxy)
-the fastest wins."""
+the fastest wins. --most-accurate takes the highest proxy outright: the uncertainty is mostly
+the calibration's, which similar configurations share, so a smaller difference may be real."""
 
 
 def register(sub) -> None:
@@ -25,6 +26,9 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_args(p)
     add_budget_args(p)
+    p.add_argument("--most-accurate", action="store_true",
+                   help="the highest proxy within budget, even when a faster trial ties with it "
+                        "within the proxy's uncertainty")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
@@ -39,7 +43,7 @@ def run(args) -> int:
     if budgets.max_ttft_ms is None:
         raise UsageError(f"recommend needs a TTFT budget: study {frame.study_name!r} stores none; "
                          f"pass --max-ttft-ms ({_ttft_range(frame)})")
-    rec = recommend(frame, budgets)
+    rec = recommend(frame, budgets, ties=not args.most_accurate)
     if args.json:
         print_json(rec.to_dict())
         return 0 if rec.choice else 1
