@@ -90,10 +90,8 @@ def main(argv: list[str] | None = None) -> None:
         pick_rows.append([f"{budget:,}", _named(rows_by_number.get(picks[budget])),
                           _named(best and rows_by_number[best["number"]]), rec.feasible])
     unc = max(r["proxy_text_rich_unc"] for r in frame.complete())
-    fp = frame.attrs.get("fingerprint", {})
-    device = fp.get("device_name") or fp.get("device", "this machine")
     n_unstable = sum(bool(r.get("unstable")) for r in frame.complete())
-    md = (f"### The paper's Figure 4 sweep measured here ({device})\n\n"
+    md = (f"### The paper's Figure 4 sweep measured here ({frame.device})\n\n"
           f"`studies/paper.toml`: FastViTHD x Qwen2, fp32, 32 prompt tokens, grid sampler; "
           f"{len(frame.complete())} complete trials. TTFT in ms with the encoder's share; "
           "e = LLM prefill layer-extrapolated (7B fp32 does not fit in memory), u = timed while "

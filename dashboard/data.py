@@ -71,8 +71,7 @@ class StudyData:
         return int(idx[0])
 
     def device(self) -> str:
-        fp = self.frame.attrs.get("fingerprint") or {}
-        return fp.get("device_name") or fp.get("device") or "unknown device"
+        return self.frame.device
 
     def description(self) -> str:
         return (self.frame.attrs.get("spec") or {}).get("description", "")

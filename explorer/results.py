@@ -78,6 +78,12 @@ class StudyFrame:
         return next((m for m in self.metric_names if m.startswith("proxy_")), "proxy_text_rich")
 
     @property
+    def device(self) -> str:
+        """What the study's TTFTs were measured on, e.g. 'AMD EPYC (2 logical cpus)'."""
+        fp = self.attrs.get("fingerprint") or {}
+        return fp.get("device_name") or fp.get("device") or "unknown device"
+
+    @property
     def stored_budgets(self) -> Budgets:
         c = self.attrs.get("constraints") or {}
         return Budgets(c.get("max_ttft_ms"), c.get("max_memory_mb"))

@@ -85,7 +85,7 @@ def run(args) -> int:
     rmse = front[0].get(f"calibration_rmse_{key[6:]}")
     if rmse is not None:
         print(f"proxy accuracy is a calibrated proxy, not a benchmark score; calibration RMSE "
-              f"{rmse:.3f}. TTFT measured on {frame.attrs.get('fingerprint', {}).get('device')}.")
+              f"{rmse:.3f}. TTFT measured on {frame.device}.")
     if confirmed:
         print("confirmed: the median of `fastvlm-explore confirm`'s fresh processes (no cache); "
               "the spread of their medians in brackets.")
