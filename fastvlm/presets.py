@@ -85,6 +85,9 @@ def resolve_llm(spec: Any) -> LLMConfig:
             path = path / "config.json"
         if path.suffix == ".json" and path.is_file():
             return llm_from_hf_config(path)
+        if path.suffix == ".json" or "/" in spec:
+            raise ConfigError(f"llm config {path} does not exist; valid: "
+                              f"{', '.join(LLM_PRESETS)} or a path to a local config.json")
         raise ConfigError(f"unknown llm {spec!r}; valid: {', '.join(LLM_PRESETS)} "
                           "or a path to a local config.json")
     raise ConfigError(f"llm must be a preset name, path or table, got {spec!r}")
