@@ -36,8 +36,13 @@ from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study, study_names
 
 
 
+# Optuna 5 reads constraints that the objective stores with `trial.set_constraint` and
+# deprecates the samplers' `constraints_func`; older Optuna (>= 4.2) only has the latter.
+SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
+
+
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    cons = constraints_func(spec)
+    cons = None if SET_CONSTRAINT else constraints_func(spec)
     s = optuna.samplers
     if spec.sampler == "nsga2":
         return s.NSGAIISampler(population_size=spec.population_size, seed=spec.seed,
@@ -53,15 +58,23 @@ def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
     return s.RandomSampler(seed=spec.seed)
 
 
+def constraint_names(spec: StudySpec) -> list[str]:
+    return [n for n, v in (("max_ttft_ms", spec.max_ttft_ms),
+                           ("max_memory_mb", spec.max_memory_mb)) if v is not None]
+
+
+def sampler_constraints(spec: StudySpec, recorded: dict) -> dict[str, float]:
+    """What the sampler sees per constraint (<= 0 satisfied); one missing counts as violated."""
+    return {n: float(recorded.get(n, 1.0)) for n in constraint_names(spec)}
+
+
 def constraints_func(spec: StudySpec):
-    names = [n for n, v in (("max_ttft_ms", spec.max_ttft_ms),
-                            ("max_memory_mb", spec.max_memory_mb)) if v is not None]
-    if not names:
+    """The pre-Optuna-5 route: the sampler asks after each complete trial."""
+    if not constraint_names(spec):
         return None
 
     def func(trial: optuna.trial.FrozenTrial) -> list[float]:
-        values = trial.user_attrs.get("constraints") or {}
-        return [float(values.get(n, 1.0)) for n in names]  # missing: infeasible
+        return list(sampler_constraints(spec, trial.user_attrs.get("constraints") or {}).values())
 
     return func
 
@@ -205,6 +218,9 @@ class TrialRunner:
             raise
         for k, v in rec.to_user_attrs().items():
             trial.set_user_attr(k, v)
+        if SET_CONSTRAINT:
+            for name, value in sampler_constraints(self.spec, rec.constraints).items():
+                trial.set_constraint(name, value)
         return values
 
 

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import warnings
 
 import optuna
 import pytest
@@ -36,6 +37,22 @@ def test_smoke_three_trials_stored_in_standard_optuna(tmp_path):
         assert a["proxy"]["tier"] == 0 and 0 <= t.values[1] <= 1
         assert set(a["ttft"]["stages"]) == {"encoder", "projector", "prefill"}
     assert summary["pareto"], "a feasible front exists"
+
+
+def test_constraints_reach_the_sampler_without_deprecated_api(tmp_path):
+    """Every complete trial carries its constraint where Optuna's samplers read it (trial
+    constraints on Optuna 5, via constraints_func before), without FutureWarnings."""
+    spec = load_spec(write_tiny_study(tmp_path, trials=3, sampler="nsga2", max_ttft_ms=0.001))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = sweep(spec)
+    assert not [w for w in caught if issubclass(w.category, FutureWarning)], caught
+    assert summary["trials"] == {"COMPLETE": 3} and summary["pareto"] == []
+    study = optuna.load_study(study_name="tiny", storage=default_storage_url())
+    for t in study.trials:
+        ours = t.user_attrs["constraints"]["max_ttft_ms"]
+        assert ours == pytest.approx(t.values[0] - 0.001) and ours > 0
+        assert list(t.constraints.values()) == [pytest.approx(ours)]
 
 
 def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
