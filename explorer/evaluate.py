@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
-from fastvlm.analytic import analyze
+from fastvlm.analytic import analyze, llm_params
 from fastvlm.cache import LatencyCache
-from fastvlm.config import VlmConfig
+from fastvlm.config import DTYPE_BYTES, VlmConfig
 from fastvlm.measure import measure_ttft
+from fastvlm.presets import resolve_llm
 from fastvlm.runtime import RuntimeInfo
 
 from .objectives import get_objective
@@ -33,6 +34,23 @@ def prefilter(cfg: VlmConfig, spec: StudySpec) -> dict:
         raise Infeasible(f"predicted peak memory {mem:,.0f} MB > max_memory_mb "
                          f"{spec.max_memory_mb:,.0f} (pre-filter, not built)")
     return counts.to_dict()
+
+
+def never_fitting_llms(spec: StudySpec) -> list[str]:
+    """The space's LLM choices whose weights alone exceed max_memory_mb: the pre-filter rejects
+    every sample that takes one, so they only spend trials. Said before a sweep starts."""
+    if spec.max_memory_mb is None:
+        return []
+    notes = []
+    for llm in spec.space.llm.grid():
+        for dtype in spec.space.dtype.grid():
+            mb = llm_params(resolve_llm(llm)) * DTYPE_BYTES[dtype] / 2**20
+            if mb > spec.max_memory_mb:
+                notes.append(f"llm {llm} in {dtype} can never meet max_memory_mb "
+                             f"{spec.max_memory_mb:,.0f}: its weights alone are {mb:,.0f} MB, so "
+                             "the pre-filter rejects every such sample (a trial spent, nothing "
+                             "built)")
+    return notes
 
 
 def evaluate_config(cfg: VlmConfig, spec: StudySpec, cache: LatencyCache | None,

@@ -103,3 +103,21 @@ def test_dry_run_shows_what_each_width_multiplier_builds():
     # 96 x 0.75 = 72 is snapped to a multiple of 16: the user is told it is x0.83
     assert "0.75 -> widths 80-160-320-640-1280 (x0.83 after snapping)" in r.stdout
     assert "0.5 -> widths 48-96-192-384-768\n" in r.stdout
+
+
+def test_llms_whose_weights_exceed_the_memory_budget_are_named_before_a_sweep(tmp_path):
+    study = tmp_path / "s.toml"
+    study.write_text((ROOT / "studies" / "mobile.toml").read_text()
+                     .replace('include = "presets/base.toml"',
+                              f'include = "{ROOT / "studies" / "presets" / "base.toml"}"')
+                     .replace('llm = ["qwen2-0.5b"]', 'llm = ["qwen2-0.5b", "qwen2-1.5b"]'))
+    from explorer.evaluate import never_fitting_llms
+
+    notes = never_fitting_llms(load_spec(study))
+    # Qwen2-1.5B: 1.54 B parameters x 4 bytes > 3 GB; Qwen2-0.5B (1.9 GB) fits
+    assert len(notes) == 1 and notes[0].startswith(
+        "llm qwen2-1.5b in float32 can never meet max_memory_mb 3,072: its weights alone are 5,8")
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(study), "--dry-run"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and f"note: {notes[0]}" in r.stderr
+    assert not never_fitting_llms(load_spec(ROOT / "studies" / "mobile.toml"))

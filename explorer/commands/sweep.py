@@ -68,7 +68,15 @@ def run_sweep(args) -> int:
     _check_runnable_here(spec)
     if args.dry_run:
         return _describe(spec, args)
+    _note_never_fitting(spec)
     return _run(spec, args, worker=False)
+
+
+def _note_never_fitting(spec) -> None:
+    from explorer.evaluate import never_fitting_llms
+
+    for note in never_fitting_llms(spec):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _check_runnable_here(spec) -> None:
@@ -122,6 +130,9 @@ def _describe(spec, args) -> int:
             "sampler": spec.sampler, "trials": spec.trials, "proxy_tier": spec.proxy_tier,
             "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
             "space": grid, "space_size": spec.space.size(), "references": spec.references}
+    from explorer.evaluate import never_fitting_llms
+
+    info["notes"] = never_fitting_llms(spec)
     if spec.space.width_multiplier is not None:
         info["width_multiplier_widths"] = {f"{m:g}": list(w) for m, w in
                                            spec.space.multiplier_widths().items()}
@@ -140,4 +151,6 @@ def _describe(spec, args) -> int:
                 print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
     print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
+    for note in info["notes"]:
+        print(f"note: {note}", file=sys.stderr)
     return 0
