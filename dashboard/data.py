@@ -234,7 +234,8 @@ def reference_point(data: StudyData, family: str) -> np.ndarray:
     return default_reference(x) if len(x) else np.array([np.inf, 0.0])
 
 
-def front_view(data: StudyData, family: str, budgets: Budgets) -> FrontView:
+def front_view(data: StudyData, family: str, budgets: Budgets, ties: bool = True) -> FrontView:
+    """`ties` as in `explorer.recommend.recommend` (False: `recommend --most-accurate`)."""
     shown = plottable(data, family)
     feasible = shown & budget_mask(data, budgets, family)
     x = losses(data, family)
@@ -246,7 +247,8 @@ def front_view(data: StudyData, family: str, budgets: Budgets) -> FrontView:
     ref = reference_point(data, family)
     hv = hypervolume_2d(x[idx], ref) if idx.size else 0.0
     frame = data.memoised(("family_frame", family), lambda: family_frame(data.frame, family))
-    return FrontView(family, budgets, shown, feasible, front, ref, hv, recommend(frame, budgets))
+    return FrontView(family, budgets, shown, feasible, front, ref, hv,
+                     recommend(frame, budgets, ties=ties))
 
 
 def family_frame(frame: StudyFrame, family: str) -> StudyFrame:

@@ -71,12 +71,17 @@ def sidebar(url: str | None, requested: str | None, pages: list[str]) -> Context
     family = bar.radio("Accuracy family", list(FAMILIES), format_func=FAMILIES.get,
                        key="family", help="which calibrated proxy to rank by")
     budgets = _budgets(data, family)
+    most_accurate = bar.toggle(
+        "Most accurate within budget", key="most_accurate",
+        help="off: proxy differences within their uncertainty are ties and the fastest tied "
+             "trial is recommended (`recommend`); on: the highest proxy within the budgets "
+             "wins outright (`recommend --most-accurate`)")
     if bar.button("Reload study", help="re-read the storage (new trials appear on their own)"):
         cache.study_data.clear()
         cache.trial.clear()
         st.rerun()
-    return Context(url, studies, data, n, family, budgets, front_view(data, family, budgets),
-                   page)
+    return Context(url, studies, data, n, family, budgets,
+                   front_view(data, family, budgets, ties=not most_accurate), page)
 
 
 def _pick_study(studies: list[str], requested: str | None) -> str:

@@ -198,6 +198,28 @@ def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
     assert metric(at, "recommended") != "none"
 
 
+def test_most_accurate_toggle_recommends_as_the_cli_flag_does(monkeypatch, storage):
+    from explorer.recommend import recommend
+
+    frame, d = load_frame("alpha", storage), dd.load_study_data(storage, "alpha")
+    t = d.cols["ttft_ms"][d.complete]
+    picks = {o: (recommend(frame, Budgets(max_ttft_ms=o)).choice,
+                 recommend(frame, Budgets(max_ttft_ms=o), ties=False).choice)
+             for o in ttft_options(t.min(), t.max(), 4000.0)[:-1]}
+    # a budget under which a faster trial ties with the most accurate one
+    budget = next(o for o, (tie, top) in picks.items()
+                  if tie and top and tie["number"] != top["number"])
+    at = app(monkeypatch, storage, "alpha")
+    at.sidebar.select_slider(key="max_ttft:alpha").set_value(budget).run()
+    assert metric(at, "recommended") == f"trial {picks[budget][0]['number']}"
+    at.sidebar.toggle(key="most_accurate").set_value(True).run()
+    assert not at.exception
+    assert metric(at, "recommended") == f"trial {picks[budget][1]['number']}"
+    ring = next(tr for tr in chart(at)["data"] if tr.get("name") == "recommended")
+    top = picks[budget][1]
+    assert values(ring["x"])[0] == pytest.approx(top["ttft_ms"], rel=1e-6)
+
+
 def test_live_chart_sends_the_hover_table_once(monkeypatch, storage):
     """The study's hover data goes to the browser with the first render only; later budget
     changes send each trace's rows in it (`meta`), not its text and numbers again."""
