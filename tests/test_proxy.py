@@ -71,6 +71,29 @@ def test_extrapolation_and_unfitted_priors_widen_the_band():
     assert half.families["text_rich"].uncertainty > inside.families["text_rich"].uncertainty
 
 
+def test_measured_legibility_beyond_the_calibrated_resolutions_widens_the_band():
+    """Tier 1 reads the same pages at 1536 as at 1024 (rendered at 1024): the value stays, but
+    the band must not claim the calibration's precision there (it said 'widened' and was not)."""
+    import time
+
+    from fastvlm.proxy.tiers import _score
+
+    measured = {"text_rich": 0.5, "general": 0.8}  # the same reading at both resolutions
+
+    def tier1_like(resolution):
+        cfg = preset("fastvlm-0.5b", resolution=resolution)
+        return _score(cfg, 1, measured, None, "", "ocr-legibility", time.perf_counter())
+
+    inside, outside = tier1_like(1024), tier1_like(1536)
+    for fam in ("text_rich", "general"):
+        assert outside.families[fam].value == pytest.approx(inside.families[fam].value, abs=0.01)
+    # text-rich: tier 0 predicts +0.026 from 1024 to 1536 px; that is now in the band
+    assert outside.families["text_rich"].uncertainty > \
+        inside.families["text_rich"].uncertainty + 0.005
+    assert tier1_like(768).families["text_rich"].uncertainty == pytest.approx(
+        inside.families["text_rich"].uncertainty)
+
+
 def test_pooling_tokens_costs_text_rich_accuracy():
     full = value("fastvlm-0.5b", resolution=1024)
     pooled = value("fastvlm-0.5b", resolution=1024, output_pool=4)  # 256 -> 16 tokens

@@ -84,7 +84,8 @@ def _score(cfg: VlmConfig, tier: int, legibility: dict[str, float] | None, shift
                           _clip(f["llm_b"], CALIBRATED["llm_b"]), shift)
         unshifted, _ = value(f["resolution"], f["tokens"], f["llm_b"], 0.0)
         loo = fit["loo_rmse"]
-        unc = math.sqrt(loo ** 2 + (v - inside) ** 2 + (v - unshifted) ** 2)
+        unc = math.sqrt(loo ** 2 + (v - inside) ** 2 + (v - unshifted) ** 2
+                        + _measured_beyond(cal, reference, family, f, shift, legibility) ** 2)
         families[family] = FamilyValue(v, unc, family_label(family, tier))
         rmse[family] = loo
         quality_out[family] = {"legibility": round(leg, 4),
@@ -95,6 +96,23 @@ def _score(cfg: VlmConfig, tier: int, legibility: dict[str, float] | None, shift
                "reference_recipe": reference, "calibration": cal["data"]["version"]}
     return ProxyResult(name, tier, families, rmse, (time.perf_counter() - t0) * 1e3, notes,
                        factors)
+
+
+def _measured_beyond(cal: dict, reference: str, family: str, f: dict, shift: float,
+                     legibility: dict[str, float] | None) -> float:
+    """A measured legibility outside the calibrated resolutions is real, but what it is worth
+    there is not calibrated (tier 1's pages are rendered at 1024 px, so it stops rising; the
+    paper's tiled 2048 px models still gain). Counted as uncertainty: the change tier 0's
+    analytic legibility predicts between this resolution and the nearest calibrated one."""
+    lo_hi = CALIBRATED["resolution"]
+    if legibility is None or lo_hi[0] <= f["resolution"] <= lo_hi[1]:
+        return 0.0
+    fit = cal["tiers"]["0"][family]
+    q = lambda r: float(S.analytic_legibility(r, fit["median_xheight"])[0])  # noqa: E731
+    cap = float(S.capacity(f["tokens"], family)[0])
+    return abs(_family_value(fit, reference, family, f["llm_b"], q(f["resolution"]) * cap, shift)
+               - _family_value(fit, reference, family, f["llm_b"],
+                               q(_clip(f["resolution"], lo_hi)) * cap, shift))
 
 
 def tier0(cfg: VlmConfig) -> ProxyResult:
