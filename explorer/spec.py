@@ -36,7 +36,7 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
     "sampler": ("name", "seed", "population_size", "n_startup_trials"),
     "run": ("trials", "timeout_s", "repeats"),
     "measure": ("device", "threads", "budget_s", "extrapolate", "memory", "channels_last",
-                "memory_budget_mb", "min_n", "max_n", "use_cache"),
+                "memory_budget_mb", "min_n", "max_n", "use_cache", "retry_unstable"),
 }
 
 
@@ -72,7 +72,8 @@ class StudySpec:
     raw: dict = field(default_factory=dict)  # the merged file content, stored with the study
 
     def measure_settings(self) -> MeasureSettings:
-        return MeasureSettings(**self.measure)
+        # a sweep re-measures a cached unstable timing once (per process) unless told not to
+        return MeasureSettings(**{"retry_unstable": True, **self.measure})
 
     def identity(self) -> dict:
         """What must match for a rerun or a worker to join this study (not trials/timeout)."""
@@ -327,8 +328,9 @@ def _measure(raw: dict, source: str) -> dict:
     for key in ("budget_s", "memory_budget_mb"):
         if key in raw and (not isinstance(raw[key], (int, float)) or raw[key] <= 0):
             raise SpecError(f"{source}: measure.{key}: {raw[key]!r} must be a number > 0")
-    if "use_cache" in raw and not isinstance(raw["use_cache"], bool):
-        raise SpecError(f"{source}: measure.use_cache: {raw['use_cache']!r} must be true/false")
+    for key in ("use_cache", "retry_unstable"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise SpecError(f"{source}: measure.{key}: {raw[key]!r} must be true/false")
     for key in ("threads", "min_n", "max_n"):
         if key in raw and (isinstance(raw[key], bool) or not isinstance(raw[key], int)
                            or raw[key] < 1):

@@ -61,6 +61,34 @@ def test_no_cache_flag_remeasures(tiny, fast_settings):
     assert again.cached == []
 
 
+def test_an_unstable_cached_timing_is_measured_again_once_per_process(tiny, fast_settings):
+    import dataclasses
+
+    cache = LatencyCache()
+    measure_ttft(tiny, fast_settings, cache)
+    for f, k, key_, _ in cache.entries():  # only the prefill is noisy (tiny timings may all be)
+        cache.put(f, k, key_, cache.get(f, k, key_) | {"unstable": k == "prefill"})
+    fp, kind, key, _ = next(e for e in cache.entries() if e[1] == "prefill")
+    cache.put(fp, kind, key, cache.get(fp, kind, key) | {"measured_at": 0.0})
+    # `measure` by default: served as it is, flag and all
+    served = measure_ttft(tiny, fast_settings, cache)
+    assert served.cached == ["encoder", "prefill", "projector"] and served.unstable
+    retry = dataclasses.replace(fast_settings, retry_unstable=True)
+    again = measure_ttft(tiny, retry, cache)
+    assert again.cached == ["encoder", "projector"]  # the prefill was timed anew ...
+    assert cache.get(fp, kind, key)["measured_at"] > 0  # ... and replaced the noisy entry
+    # once per process: even if the new timing were unstable too, later trials use it as it is
+    cache.put(fp, kind, key, cache.get(fp, kind, key) | {"unstable": True})
+    assert measure_ttft(tiny, retry, cache).cached == ["encoder", "prefill", "projector"]
+    # a sweep's settings retry unless the study says retry_unstable = false
+    from explorer.spec import spec_from_dict
+
+    base = {"name": "s", "space": {"resolution": [64]}}
+    assert spec_from_dict(base).measure_settings().retry_unstable
+    assert not spec_from_dict(base | {"measure": {"retry_unstable": False}}) \
+        .measure_settings().retry_unstable
+
+
 def test_layer_extrapolation_when_asked(tiny, fast_settings):
     import dataclasses
 

@@ -83,6 +83,9 @@ def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),
                    help="encoder memory format (auto: the faster one, chosen during warm-up)")
     g.add_argument("--no-cache", action="store_true", help="re-measure cached components")
+    g.add_argument("--retry-unstable", action="store_true",
+                   help="re-measure cached components that were timed on a busy machine "
+                        "(flagged unstable); the new timing replaces them in the cache")
 
 
 def measure_settings_from_args(args: argparse.Namespace, memory: str = "predicted"):
@@ -92,7 +95,7 @@ def measure_settings_from_args(args: argparse.Namespace, memory: str = "predicte
         device=args.device, threads=args.threads, budget_s=args.budget_s,
         extrapolate=args.extrapolate, memory_budget_mb=args.memory_budget_mb,
         channels_last=args.channels_last, memory=getattr(args, "memory", memory),
-        use_cache=not args.no_cache)
+        use_cache=not args.no_cache, retry_unstable=args.retry_unstable)
 
 
 def print_json(obj) -> None:
