@@ -19,21 +19,11 @@ so the picks in 3 are as good as that prior; the TTFTs are measured here.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-from pathlib import Path
 
-from .common import md_table, save
+from .common import ensure_swept, md_table, save
 
-ROOT = Path(__file__).resolve().parents[1]
 STUDY = "paper"
 BUDGETS_MS = (2_000, 5_000, 10_000, 20_000, 40_000)
-
-
-def ensure_swept(storage: str | None) -> None:
-    """Run (or resume) the paper sweep; a finished study is left as it is."""
-    cmd = [sys.executable, "-m", "explorer.cli", "sweep", str(ROOT / "studies" / "paper.toml")]
-    subprocess.run(cmd + (["--storage", storage] if storage else []), cwd=ROOT, check=True)
 
 
 def grid_rows(frame) -> tuple[list[list], list[str]]:
@@ -68,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--storage", help="Optuna storage URL (default: the embedded SQLite file)")
     args = p.parse_args(argv)
-    ensure_swept(args.storage)
+    ensure_swept("paper.toml", args.storage)
 
     from explorer.recommend import recommend
     from explorer.results import Budgets, load_frame

@@ -52,6 +52,14 @@ def save(name: str, data: dict, markdown: str, script: str | None = None) -> Non
     print(f"\nsaved {RESULTS / name}.json and .md")
 
 
+def ensure_swept(study_file: str, storage: str | None) -> None:
+    """Run (or resume) `fastvlm-explore sweep studies/STUDY_FILE`; a finished study is left as
+    it is (the sweep says so and stops at once)."""
+    root = RESULTS.parents[1]
+    cmd = [sys.executable, "-m", "explorer.cli", "sweep", str(root / "studies" / study_file)]
+    subprocess.run(cmd + (["--storage", storage] if storage else []), cwd=root, check=True)
+
+
 def md_table(rows: list[list], headers: list[str]) -> str:
     fmt = lambda v: f"{v:,.3g}" if isinstance(v, float) and abs(v) < 100 else (  # noqa: E731
         f"{v:,.0f}" if isinstance(v, float) else str(v))
