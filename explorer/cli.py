@@ -18,8 +18,8 @@ import sys
 # subcommand -> module under explorer.commands; each module has `register(subparsers)`.
 COMMANDS = {
     "presets": "presets", "measure": "measure", "proxy": "proxy", "sweep": "sweep",
-    "worker": "sweep", "pareto": "pareto", "recommend": "recommend", "export": "export",
-    "confirm": "confirm", "dashboard": "dashboard", "cache": "cache",
+    "worker": "sweep", "studies": "studies", "pareto": "pareto", "recommend": "recommend",
+    "export": "export", "confirm": "confirm", "dashboard": "dashboard", "cache": "cache",
 }
 
 

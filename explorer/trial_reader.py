@@ -68,6 +68,24 @@ def count_trials(storage, study_id: int) -> int:
                             .where(trials.c.study_id == study_id)).scalar_one()
 
 
+def count_by_state(storage, study_id: int) -> dict[str, int]:
+    """Trials per state name (COMPLETE, FAIL, ...): one grouped SQL count on RDB storages."""
+    backend = _rdb_storage(storage)
+    if backend is None:
+        counts: dict[str, int] = {}
+        for t in storage.get_all_trials(study_id, deepcopy=False):
+            counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        return counts
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    trials = models.TrialModel.__table__
+    with backend.engine.connect() as conn:
+        rows = conn.execute(sa.select(trials.c.state, sa.func.count()).select_from(trials)
+                            .where(trials.c.study_id == study_id).group_by(trials.c.state))
+        return {getattr(state, "name", str(state)): n for state, n in rows}
+
+
 def _rdb_backend(study):
     return _rdb_storage(study._storage)
 

@@ -64,7 +64,7 @@ class LatencyCache:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_cache_path()
-        self._retried: set[tuple[str, str, str]] = set()  # see first_retry
+        self._fresh: set[tuple[str, str, str]] = set()  # measured or retried here: first_retry
         self._db = connect_wal(self.path)
         self._db.executescript("""
             CREATE TABLE IF NOT EXISTS latency (
@@ -82,15 +82,17 @@ class LatencyCache:
         return json.loads(row[0]) if row else None
 
     def first_retry(self, fingerprint: str, kind: str, key: str) -> bool:
-        """True the first time this object is asked about an entry: an unstable timing is
-        measured again once per process, not on every trial that uses it."""
+        """True if this object has neither stored nor been asked about this entry before: an
+        unstable timing is measured again once per process, not on every trial that uses it
+        (and not at all when this process measured it itself)."""
         entry = (fingerprint, kind, key)
-        if entry in self._retried:
+        if entry in self._fresh:
             return False
-        self._retried.add(entry)
+        self._fresh.add(entry)
         return True
 
     def put(self, fingerprint: str, kind: str, key: str, payload: dict) -> None:
+        self._fresh.add((fingerprint, kind, key))
         with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?)",
                              (fingerprint, kind, key, json.dumps(payload), time.time()))

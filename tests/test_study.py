@@ -55,6 +55,35 @@ def test_constraints_reach_the_sampler_without_deprecated_api(tmp_path):
         assert list(t.constraints.values()) == [pytest.approx(ours)]
 
 
+def test_studies_lists_each_study_with_device_counts_and_budgets(tmp_path, capsys):
+    from explorer.cli import main
+
+    spec = load_spec(write_tiny_study(tmp_path, trials=2, max_ttft_ms=5000))
+    sweep(spec)
+    journal = f"journal:///{tmp_path / 'other.log'}"  # another tool's study, not an RDB
+    other = optuna.create_study(study_name="plain", storage=open_storage(journal))
+    other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    other.enqueue_trial({"x": 0.5})
+    for url, expected in ((default_storage_url(), "tiny"), (journal, "plain")):
+        assert main(["studies", "--json", "--storage", url]) == 0
+        (found,) = json.loads(capsys.readouterr().out)["studies"]
+        assert found["name"] == expected
+        if expected == "tiny":
+            assert found["created_by_fastvlm_explore"] and found["device"]
+            assert found["trials"] == {"COMPLETE": 2} and found["proxy_tier"] == 0
+            assert found["constraints"] == {"max_ttft_ms": 5000}
+            assert found["metric_names"] == ["ttft_ms", "proxy_text_rich"]
+        else:
+            assert not found["created_by_fastvlm_explore"] and found["device"] is None
+            assert found["trials"] == {"COMPLETE": 2, "WAITING": 1}
+    assert main(["studies"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "TTFT <= 5,000 ms" in out
+    assert main(["studies", "--storage", f"sqlite:///{tmp_path / 'none.db'}"]) == 1
+    assert "no study storage at" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
     first = sweep(spec)

@@ -1,0 +1,71 @@
+"""`fastvlm-explore studies`: the studies in a storage, what they were measured on, how far."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._options import print_json, table
+
+EXAMPLES = """examples:
+  fastvlm-explore studies
+  fastvlm-explore studies --storage postgresql://me@db.example/fvlm --json
+
+Then: pareto / recommend / confirm --study NAME, or the dashboard. Trial counts come from one SQL
+query per study, so a storage of large studies lists fast."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("studies", help="list the studies in a storage (device, trials, budgets)",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--storage", metavar="URL",
+                   help="default: sqlite:///results/fastvlm-explorer.db")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from explorer.storage import default_storage_url, open_storage, redact
+
+    url = args.storage or default_storage_url()
+    storage = open_storage(url, create=False)
+    studies = [study_summary(storage, s) for s in storage.get_all_studies()]
+    if args.json:
+        print_json({"storage": redact(url), "studies": studies})
+        return 0
+    if not studies:
+        print(f"no studies in {redact(url)} yet; `fastvlm-explore sweep STUDY.toml` makes one")
+        return 0
+    rows = [[s["name"], s["device"] or "-", s["trials"].get("COMPLETE", 0),
+             s["trials"].get("FAIL", 0), s["trials"].get("PRUNED", 0),
+             s["trials"].get("RUNNING", 0) + s["trials"].get("WAITING", 0),
+             _budgets(s["constraints"]), "-" if s["proxy_tier"] is None else s["proxy_tier"],
+             s["description"]] for s in studies]
+    print(table(rows, ["study", "measured on", "complete", "failed", "pruned", "running",
+                       "budgets", "proxy tier", "description"], align="llrrrrlrl"))
+    print(f"storage: {redact(url)}; pruned = repeats not evaluated again (and other prunes)")
+    return 0
+
+
+def study_summary(storage, study) -> dict:
+    """Name, device, trial counts per state, budgets and proxy tier of an Optuna FrozenStudy
+    (`created_by_fastvlm_explore` False: another tool's study, shown with what Optuna has)."""
+    from explorer.trial_reader import count_by_state
+
+    attrs = study.user_attrs
+    fp, spec = attrs.get("fingerprint") or {}, attrs.get("spec") or {}
+    return {"name": study.study_name, "created_by_fastvlm_explore": "spec" in attrs,
+            "device": fp.get("device_name") or fp.get("device"),
+            "trials": count_by_state(storage, study._study_id),
+            "metric_names": study.system_attrs.get("study:metric_names"),
+            "directions": [d.name.lower() for d in study.directions],
+            "constraints": {k: v for k, v in (attrs.get("constraints") or {}).items()
+                            if v is not None},
+            "proxy_tier": (attrs.get("proxy") or {}).get("tier"),
+            "description": spec.get("description", "")}
+
+
+def _budgets(constraints: dict) -> str:
+    names = {"max_ttft_ms": ("TTFT", "ms"), "max_memory_mb": ("memory", "MB")}
+    return ", ".join(f"{names[k][0]} <= {v:,.0f} {names[k][1]}"
+                     for k, v in constraints.items() if k in names) or "-"
