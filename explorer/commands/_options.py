@@ -70,6 +70,13 @@ def config_from_args(args: argparse.Namespace):
         prompt_tokens=args.prompt_tokens, dtype=args.dtype)
 
 
+def add_storage_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", metavar="URL",
+                        help="Optuna storage URL: sqlite:///FILE, postgresql://..., "
+                             "journal:///FILE.log (default: sqlite:///results/"
+                             "fastvlm-explorer.db)")
+
+
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("measurement")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ._options import add_storage_arg
+
 EXAMPLES = """examples:
   fastvlm-explore dashboard                      # the default SQLite file, http://127.0.0.1:8501
   fastvlm-explore dashboard --study quick --port 8600
@@ -29,8 +31,7 @@ def register(sub) -> None:
     p = sub.add_parser("dashboard", help="serve the interactive Pareto dashboard (Streamlit)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--storage", metavar="URL",
-                   help="default: sqlite:///results/fastvlm-explorer.db")
+    add_storage_arg(p)
     p.add_argument("--study", help="study to open first (default: the first by name)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8501, help="port (default 8501)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import fraction, positive_float, print_json, table
+from ._options import add_storage_arg, fraction, positive_float, print_json, table
 
 EXAMPLES = """examples:
   fastvlm-explore pareto --study quick
@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def add_study_args(p) -> None:
     p.add_argument("--study", required=True, help="study name (see `sweep`)")
-    p.add_argument("--storage", metavar="URL", help="default: sqlite:///results/fastvlm-explorer.db")
+    add_storage_arg(p)
 
 
 def add_budget_args(p) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import print_json, table
+from ._options import add_storage_arg, print_json, table
 
 EXAMPLES = """examples:
   fastvlm-explore studies
@@ -18,8 +18,7 @@ def register(sub) -> None:
     p = sub.add_parser("studies", help="list the studies in a storage (device, trials, budgets)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--storage", metavar="URL",
-                   help="default: sqlite:///results/fastvlm-explorer.db")
+    add_storage_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import (add_progress_arg, positive_float, positive_int, print_json,
+from ._options import (add_progress_arg, add_storage_arg, positive_float, positive_int, print_json,
                        progress_enabled)
 
 SWEEP_EXAMPLES = """examples:
@@ -46,8 +46,7 @@ def register(sub) -> None:
 
 
 def _common(p) -> None:
-    p.add_argument("--storage", metavar="URL",
-                   help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db)")
+    add_storage_arg(p)
     p.add_argument("--trials", type=positive_int,
                    help="total finished trials wanted; a configuration proposed again is "
                         "recorded but not counted (default: the spec's)")
