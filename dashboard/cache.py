@@ -34,7 +34,8 @@ def importances(url: str | None, name: str, n_trials: int,
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def studies(url: str | None) -> list[str]:
+def studies(url: str | None) -> dict[str, str]:
+    """Study name -> device it was measured on (`data.list_studies`)."""
     return data.list_studies(url)
 
 

@@ -101,13 +101,20 @@ def _open_storage(url: str, inode: int | None):
     return open_storage(url, create=False)  # thread-safe: SQLAlchemy pools the connections
 
 
-def list_studies(url: str | None) -> list[str]:
-    """Study names in the storage (cheap: no trials are read), or a `DashboardError`."""
+def list_studies(url: str | None) -> dict[str, str]:
+    """Study name -> what it was measured on ('' if unknown), sorted by name: the picker shows
+    both, so the same study on two devices is told apart. Cheap: no trials are read. Or a
+    `DashboardError`."""
     storage = _storage(url)
     try:
-        return sorted(s.study_name for s in storage.get_all_studies())
+        found = storage.get_all_studies()
     except Exception as e:
         raise DashboardError(f"cannot read studies from the storage: {_first_line(e)}") from None
+    devices = {}
+    for s in found:
+        fp = s.user_attrs.get("fingerprint") or {}
+        devices[s.study_name] = fp.get("device_name") or fp.get("device") or ""
+    return dict(sorted(devices.items()))
 
 
 def trial_count(url: str | None, name: str) -> int:

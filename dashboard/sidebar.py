@@ -30,6 +30,7 @@ WATCH_EVERY = float(os.environ.get("FASTVLM_DASHBOARD_WATCH_S", "3"))
 class Context:
     url: str | None
     studies: list[str]
+    devices: dict[str, str]  # study -> what it was measured on ('' unknown)
     data: StudyData
     n_trials: int
     family: str
@@ -43,15 +44,16 @@ def sidebar(url: str | None, requested: str | None, pages: list[str]) -> Context
     bar.title("FastVLM explorer")
     label = redact(url or default_storage_url())
     try:
-        studies = cache.studies(url)
+        devices = cache.studies(url)
     except DashboardError as e:
         st.error(f"Cannot open the study storage {label}: {e}")
         st.info(f"Run {SWEEP_HINT} first, or start the dashboard with `--storage URL`.")
         return None
+    studies = list(devices)
     if not studies:
         st.warning(f"No studies in {label} yet. Run {SWEEP_HINT} to create one.")
         return None
-    name = _pick_study(studies, requested or st.query_params.get("study"))
+    name = _pick_study(studies, devices, requested or st.query_params.get("study"))
     page = bar.radio("Page", pages, key="page")
     bar.caption(f"storage: {label}")
     try:
@@ -80,11 +82,16 @@ def sidebar(url: str | None, requested: str | None, pages: list[str]) -> Context
         cache.study_data.clear()
         cache.trial.clear()
         st.rerun()
-    return Context(url, studies, data, n, family, budgets,
+    return Context(url, studies, devices, data, n, family, budgets,
                    front_view(data, family, budgets, ties=not most_accurate), page)
 
 
-def _pick_study(studies: list[str], requested: str | None) -> str:
+def study_label(name: str, devices: dict[str, str]) -> str:
+    """'mobile · AMD EPYC (2 logical cpus)': the same study name on two devices tells apart."""
+    return f"{name} · {devices[name]}" if devices.get(name) else name
+
+
+def _pick_study(studies: list[str], devices: dict[str, str], requested: str | None) -> str:
     if "study" not in st.session_state:
         if requested and requested not in studies:
             st.error(f"No study {requested!r} in this storage; available: {', '.join(studies)}. "
@@ -92,7 +99,8 @@ def _pick_study(studies: list[str], requested: str | None) -> str:
         st.session_state["study"] = requested if requested in studies else studies[0]
     elif st.session_state["study"] not in studies:
         st.session_state["study"] = studies[0]
-    name = st.sidebar.selectbox("Study", studies, key="study")
+    name = st.sidebar.selectbox("Study", studies, key="study",
+                                format_func=lambda n: study_label(n, devices))
     st.query_params["study"] = name
     return name
 

@@ -551,6 +551,17 @@ def test_empty_study_and_only_failed(monkeypatch, odd_storage):
     assert at.table  # the failure reasons
 
 
+def test_study_picker_names_each_studys_device(monkeypatch, storage):
+    """The same space on two devices: the picker tells the studies apart by device."""
+    at = app(monkeypatch, storage, "alpha")
+    assert at.sidebar.selectbox(key="study").options == ["alpha · synthetic-cpu",
+                                                          "beta · synthetic-gpu"]
+    at.sidebar.radio(key="page").set_value("Compare studies").run()
+    assert not at.exception
+    assert at.multiselect(key="compare_studies").options == ["alpha · synthetic-cpu",
+                                                             "beta · synthetic-gpu"]
+
+
 def test_wrong_study_name(monkeypatch, storage):
     at = app(monkeypatch, storage, "nope")
     assert not at.exception

@@ -9,7 +9,7 @@ from .. import cache
 from ..charts import compare_figure
 from ..data import (DashboardError, common_configs, common_front, config_key, front_rows,
                     front_view)
-from ..sidebar import Context
+from ..sidebar import Context, study_label
 from ..tables import table as show
 
 
@@ -17,7 +17,8 @@ def render(ctx: Context) -> None:
     st.title("Compare studies")
     others = [s for s in ctx.studies if s != ctx.data.name]
     chosen = st.multiselect("Studies", ctx.studies, default=[ctx.data.name] + others[:1],
-                            key="compare_studies")
+                            key="compare_studies",
+                            format_func=lambda n: study_label(n, ctx.devices))
     if len(chosen) < 2:
         st.info("Pick two or more studies (for example the same space swept on two devices).")
         return
