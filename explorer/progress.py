@@ -47,6 +47,8 @@ class SweepProgress:
                                  ("unstable", t.get("unstable"))) if on]
         if t.get("cached"):
             flags.append("cached " + "+".join(t["cached"]))
+        if t.get("retimed"):
+            flags.append("re-timed " + "+".join(t["retimed"]) + " (its cached timing was unstable)")
         ok = all(v <= 0 for v in (a.get("constraints") or {}).values())
         ref = f" [{a['reference']}]" if a.get("reference") else ""
         return (f"{head} {a.get('summary', '')}{ref}: TTFT {t.get('ttft_ms', 0):,.0f} ms, "

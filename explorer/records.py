@@ -37,8 +37,8 @@ from .repeats import REPEAT_ATTR
 SCHEMA_VERSION = 1
 TTFT_KEYS = ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms", "ttft_ci_ms",
              "ttft_method", "additivity_error", "cold_ttft_ms", "n", "unstable", "extrapolated",
-             "cached", "peak_memory_mb", "peak_memory_source", "device", "device_name", "dtype",
-             "threads", "versions", "fingerprint", "roofline", "elapsed_s")
+             "cached", "retimed", "peak_memory_mb", "peak_memory_source", "device",
+             "device_name", "dtype", "threads", "versions", "fingerprint", "roofline", "elapsed_s")
 
 
 def compact_ttft(measured: dict) -> dict:

@@ -121,6 +121,7 @@ class TTFTResult:
     roofline: dict
     elapsed_s: float
     protocol: dict
+    retimed: list[str] = field(default_factory=list)  # cached but unstable: measured again
 
     @property
     def stage_ms(self) -> dict[str, float]:
@@ -147,6 +148,7 @@ class TTFTResult:
             "dtype": self.cfg.dtype, "threads": self.runtime.threads,
             "flush_denormal": self.runtime.flush_denormal, "versions": self.runtime.versions,
             "fingerprint": self.runtime.fingerprint, "cached": self.cached,
+            "retimed": self.retimed,
             "stages": {k: v.to_dict() for k, v in self.stages.items()},
             "roofline": self.roofline, "elapsed_s": self.elapsed_s, "protocol": self.protocol,
         }
@@ -186,6 +188,7 @@ def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),
     fp = rt.fingerprint
     cached: dict[str, dict] = {}
     fresh: dict[str, dict] = {}
+    retimed: list[str] = []
     protocol_info: dict = {}
     try:  # claims taken here are released however this ends (Ctrl-C while waiting included)
         if cache is not None and settings.use_cache:
@@ -195,6 +198,7 @@ def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),
                         and cache.first_retry(fp, comp, keys[comp])
                         and cache.claim(fp, comp, keys[comp])):
                     payload = None  # measured again below; the new timing replaces it
+                    retimed.append(comp)
                 elif payload is None and not cache.claim(fp, comp, keys[comp]):
                     payload = cache.wait_for(fp, comp, keys[comp])  # another process measures
                 if payload is not None:
@@ -213,6 +217,7 @@ def measure_ttft(cfg: VlmConfig, settings: MeasureSettings = MeasureSettings(),
     stages = {c: _stage(cached[c], "cached") if c in cached else _stage(fresh[c], None)
               for c in COMPONENTS}
     result = _compose(cfg, rt, counts, stages, fresh, plan, sorted(cached), protocol_info)
+    result.retimed = retimed
     result.roofline = roofline(result, cache, settings)
     _attach_memory(result, settings)
     result.elapsed_s = time.perf_counter() - start

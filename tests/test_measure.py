@@ -79,6 +79,7 @@ def test_an_unstable_cached_timing_is_measured_again_once_per_process(tiny, fast
     cache = LatencyCache()  # another process (a resumed sweep, a worker)
     again = measure_ttft(tiny, retry, cache)
     assert again.cached == ["encoder", "projector"]  # the prefill was timed anew ...
+    assert again.retimed == ["prefill"] and again.to_dict()["retimed"] == ["prefill"]
     assert cache.get(fp, kind, key)["measured_at"] > 0  # ... and replaced the noisy entry
     # once per process: even if the new timing were unstable too, later trials use it as it is
     cache.put(fp, kind, key, cache.get(fp, kind, key) | {"unstable": True})

@@ -99,6 +99,8 @@ def render(d: dict) -> str:
                      f"{r['prefill_fraction_of_peak']:.0%} of it")
     if d["cached"]:
         lines.append(f"from cache: {', '.join(d['cached'])}")
+    if d.get("retimed"):
+        lines.append(f"measured again (the cached timing was unstable): {', '.join(d['retimed'])}")
     if d["unstable"]:
         lines.append("UNSTABLE: the machine was noisy (canary drift, IQR/median > 10%, or "
                      "stages not adding up within 10%); re-measure on a quiet machine before "
