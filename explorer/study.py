@@ -36,9 +36,11 @@ from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study, study_names
 
 
 
-# Optuna 5 reads constraints that the objective stores with `trial.set_constraint` and
-# deprecates the samplers' `constraints_func`; older Optuna (>= 4.2) only has the latter.
-SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
+# Optuna 5 reads constraints that the objective stores with `trial.set_constraint` (samplers
+# see them as `FrozenTrial.constraints`) and deprecates the samplers' `constraints_func`; older
+# Optuna (>= 4.2) only has the latter.
+SET_CONSTRAINT = (hasattr(optuna.trial.Trial, "set_constraint")
+                  and hasattr(optuna.trial.FrozenTrial, "constraints"))
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
