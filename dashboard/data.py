@@ -21,7 +21,7 @@ from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_hist
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, recommend
 from explorer.repeats import REPEAT_ATTR, REPEATS_STATE
-from explorer.results import (Budgets, StudyFrame, attach_confirmations, config_key,
+from explorer.results import (Budgets, StudyFrame, attach_confirmations, config_key, device_of,
                               first_per_config, rows_csv, study_frame)
 from explorer.trial_reader import count_trials
 
@@ -110,11 +110,8 @@ def list_studies(url: str | None) -> dict[str, str]:
         found = storage.get_all_studies()
     except Exception as e:
         raise DashboardError(f"cannot read studies from the storage: {_first_line(e)}") from None
-    devices = {}
-    for s in found:
-        fp = s.user_attrs.get("fingerprint") or {}
-        devices[s.study_name] = fp.get("device_name") or fp.get("device") or ""
-    return dict(sorted(devices.items()))
+    return {s.study_name: device_of(s.user_attrs) or ""
+            for s in sorted(found, key=lambda s: s.study_name)}
 
 
 def trial_count(url: str | None, name: str) -> int:

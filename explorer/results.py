@@ -36,6 +36,12 @@ class Budgets:
             (self.min_proxy, proxy_key, -1)) if limit is not None]
 
 
+def device_of(study_attrs: dict) -> str | None:
+    """The device a study's attributes say it was measured on (None: not a study of ours)."""
+    fp = study_attrs.get("fingerprint") or {}
+    return fp.get("device_name") or fp.get("device")
+
+
 def config_key(row: dict) -> str:
     """The configuration's identity (`VlmConfig.key()`): the same shape sampled twice, or on
     two devices, has the same key."""
@@ -80,8 +86,7 @@ class StudyFrame:
     @property
     def device(self) -> str:
         """What the study's TTFTs were measured on, e.g. 'AMD EPYC (2 logical cpus)'."""
-        fp = self.attrs.get("fingerprint") or {}
-        return fp.get("device_name") or fp.get("device") or "unknown device"
+        return device_of(self.attrs) or "unknown device"
 
     @property
     def stored_budgets(self) -> Budgets:

@@ -49,12 +49,13 @@ def run(args) -> int:
 def study_summary(storage, study) -> dict:
     """Name, device, trial counts per state, budgets and proxy tier of an Optuna FrozenStudy
     (`created_by_fastvlm_explore` False: another tool's study, shown with what Optuna has)."""
+    from explorer.results import device_of
     from explorer.trial_reader import count_by_state
 
     attrs = study.user_attrs
-    fp, spec = attrs.get("fingerprint") or {}, attrs.get("spec") or {}
+    spec = attrs.get("spec") or {}
     return {"name": study.study_name, "created_by_fastvlm_explore": "spec" in attrs,
-            "device": fp.get("device_name") or fp.get("device"),
+            "device": device_of(attrs),
             "trials": count_by_state(storage, study._study_id),
             "metric_names": study.system_attrs.get("study:metric_names"),
             "directions": [d.name.lower() for d in study.directions],

@@ -61,20 +61,20 @@ def _common(p) -> None:
 
 
 def run_sweep(args) -> int:
+    from explorer.evaluate import never_fitting_llms
     from explorer.spec import load_spec
 
     spec = load_spec(args.study_file)  # all validation before any storage is opened
     _check_runnable_here(spec)
+    notes = never_fitting_llms(spec)
     if args.dry_run:
-        return _describe(spec, args)
-    _note_never_fitting(spec)
+        return _describe(spec, args, notes)
+    _print_notes(notes)
     return _run(spec, args, worker=False)
 
 
-def _note_never_fitting(spec) -> None:
-    from explorer.evaluate import never_fitting_llms
-
-    for note in never_fitting_llms(spec):
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
 
@@ -123,15 +123,13 @@ def _run(spec, args, worker: bool) -> int:
     return 130 if summary.get("interrupted") else 0
 
 
-def _describe(spec, args) -> int:
+def _describe(spec, args, notes: list[str]) -> int:
     grid = spec.space.grid()
     info = {"name": spec.name, "description": spec.description, "objectives": spec.objectives,
             "sampler": spec.sampler, "trials": spec.trials, "proxy_tier": spec.proxy_tier,
             "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
             "space": grid, "space_size": spec.space.size(), "references": spec.references}
-    from explorer.evaluate import never_fitting_llms
-
-    info["notes"] = never_fitting_llms(spec)
+    info["notes"] = notes
     if spec.space.width_multiplier is not None:
         info["width_multiplier_widths"] = {f"{m:g}": list(w) for m, w in
                                            spec.space.multiplier_widths().items()}
@@ -150,6 +148,5 @@ def _describe(spec, args) -> int:
                 print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
     print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
-    for note in info["notes"]:
-        print(f"note: {note}", file=sys.stderr)
+    _print_notes(notes)
     return 0
