@@ -36,15 +36,18 @@ from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study, study_names
 
 
 
-# Optuna 5 reads constraints that the objective stores with `trial.set_constraint` (samplers
-# see them as `FrozenTrial.constraints`) and deprecates the samplers' `constraints_func`; older
-# Optuna (>= 4.2) only has the latter.
-SET_CONSTRAINT = (hasattr(optuna.trial.Trial, "set_constraint")
-                  and hasattr(optuna.trial.FrozenTrial, "constraints"))
+# Constraints live where every reader looks: a list under the trial's "constraints" system
+# attribute, written by the objective whatever the sampler. Optuna 5 samplers read it from the
+# trial (`FrozenTrial.constraints`) and deprecate `constraints_func`; Optuna 4.x samplers need
+# `constraints_func` to honour it (and re-write the same list). Not Optuna 5's per-key
+# `set_constraint`: optuna-dashboard (0.21) reads only the list and would draw every trial as
+# feasible.
+CONSTRAINTS_ATTR = "constraints"
+SAMPLERS_READ_TRIAL_CONSTRAINTS = hasattr(optuna.trial.FrozenTrial, "constraints")
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    cons = None if SET_CONSTRAINT else constraints_func(spec)
+    cons = None if SAMPLERS_READ_TRIAL_CONSTRAINTS else constraints_func(spec)
     s = optuna.samplers
     if spec.sampler == "nsga2":
         return s.NSGAIISampler(population_size=spec.population_size, seed=spec.seed,
@@ -220,9 +223,10 @@ class TrialRunner:
             raise
         for k, v in rec.to_user_attrs().items():
             trial.set_user_attr(k, v)
-        if SET_CONSTRAINT:
-            for name, value in sampler_constraints(self.spec, rec.constraints).items():
-                trial.set_constraint(name, value)
+        if constraint_names(self.spec):
+            trial.storage.set_trial_system_attr(  # the public storage API; no trial accessor
+                trial._trial_id, CONSTRAINTS_ATTR,
+                list(sampler_constraints(self.spec, rec.constraints).values()))
         return values
 
 

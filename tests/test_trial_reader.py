@@ -23,7 +23,9 @@ def _study(url: str, name: str = "mixed"):
                                  user_attrs={"note": {"nested": [1, 2]}}))
     study.add_trial(create_trial(state=TrialState.RUNNING))
     study.add_trial(create_trial(state=TrialState.FAIL))
-    return study
+    # A fresh handle, as a reader would open it: Optuna 4.x's storage cache hides trials that
+    # were stored before add_trial() on the same handle (fixed in Optuna 5).
+    return load_study(name, open_storage(url))
 
 
 def test_same_rows_as_optuna_on_sqlite(tmp_path):
