@@ -201,6 +201,8 @@ def test_pareto_chart_in_chromium(served):
         else:
             assert "scattergl" not in counts["types"], counts
         assert page.evaluate(MARK_CHART_JS), "the Pareto chart is not the live chart"
+        # a viewer's toolbar: no "Deploy" (to Streamlit's cloud) or developer menu items
+        assert page.get_by_role("button", name="Deploy").count() == 0
         zoomed = _drag_zoom(page)
         metric = page.locator('[data-testid="stMetricValue"]').first
         before = metric.inner_text()

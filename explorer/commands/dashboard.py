@@ -48,6 +48,8 @@ def streamlit_command(url: str, host: str, port_: int, study: str | None = None)
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
            "--server.address", host, "--server.port", str(port_), "--server.headless", "true",
            "--browser.gatherUsageStats", "false",
+           # a viewer's toolbar: no "Deploy" to Streamlit's cloud, no developer menu items
+           "--client.toolbarMode", "viewer",
            # serves dashboard/static/plotly.min.js to the in-place Pareto chart (live_chart.py)
            "--server.enableStaticServing", "true", "--", "--storage", url]
     return cmd + (["--study", study] if study else [])
