@@ -8,10 +8,10 @@ the user's zoom (benchmarks/bench_dashboard.py: 0.83 s per step on 2 cores, 2.1x
 chart's). The `live_chart.js` renderer keeps one plotly <div> across reruns and calls
 `Plotly.react`.
 
-It needs Streamlit's components v2 and app static serving (`--server.enableStaticServing`,
-which `fastvlm-explore dashboard` passes) to load plotly.js: the copy shipped with the plotly
-package, put under dashboard/static/ at first use. Without them, or when the browser cannot load
-the script, the chart falls back to `st.plotly_chart` and says why in a caption.
+It needs app static serving (`--server.enableStaticServing`, which `fastvlm-explore dashboard`
+passes) to load plotly.js: the copy shipped with the plotly package, put under dashboard/static/
+at first use. Without it, or when the browser cannot load the script, the chart falls back to
+`st.plotly_chart` and says why in a caption.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ STATIC = HERE / "static"  # Streamlit serves <app dir>/static/ at app/static/
 PLOTLY_JS = "plotly.min.js"
 FAILED = "live_chart_failed"  # session key: the browser could not load plotly.js
 SENT = "live_chart_tables"  # session key: {chart key: key of the hover table the browser holds}
+_JS = (HERE / "live_chart.js").read_text()
 
 
-@st.cache_resource
 def _component():
-    return st.components.v2.component(
-        "fastvlm_live_chart", js=(HERE / "live_chart.js").read_text(), isolate_styles=False)
+    # registered on every run, not cached: Streamlit before 1.67 keeps the registry per runtime
+    # (a cached callable fails "not registered" in a new one), and registering is cheap
+    return st.components.v2.component("fastvlm_live_chart", js=_JS, isolate_styles=False)
 
 
 def ensure_plotly_js(static: Path = STATIC) -> Path | None:
@@ -61,8 +62,6 @@ def unavailable_reason() -> str | None:
     """Why the live chart cannot be used in this session (None: it can)."""
     if st.session_state.get(FAILED):
         return f"the browser could not load plotly.js ({st.session_state[FAILED]})"
-    if not hasattr(st.components, "v2"):
-        return f"Streamlit {st.__version__} has no components v2 (needs 1.51+)"
     if not st.get_option("server.enableStaticServing"):
         return "static serving is off (start with `fastvlm-explore dashboard`)"
     if ensure_plotly_js() is None:

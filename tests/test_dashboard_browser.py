@@ -206,7 +206,8 @@ def test_pareto_chart_in_chromium(served):
         zoomed = _drag_zoom(page)
         metric = page.locator('[data-testid="stMetricValue"]').first
         before = metric.inner_text()
-        slider = page.locator('[data-testid="stSidebar"] input[type="range"]').first
+        # a slider by its role: a native range input in recent Streamlit, a div in older ones
+        slider = page.locator('[data-testid="stSidebar"]').get_by_role("slider").first
         slider.focus()
         for _ in range(6):
             slider.press("ArrowLeft")  # tighter TTFT budget
