@@ -94,7 +94,11 @@ def test_prefill_flops_match_counter_with_eager_attention():
     seq = 40
     ids = torch.randint(0, 100, (1, seq))
     counted = _flops(lambda: model(input_ids=ids, logits_to_keep=1))
-    assert counted == pytest.approx(prefill_flops(llm, seq), rel=1e-6)
+    # transformers before ~5.20 computes the rotary angles as a matmul (inv_freq x positions),
+    # which the counter sees; they are not prefill work worth a term, so either is exact
+    rotary = 2 * (llm.hidden_size // llm.num_heads // 2) * seq
+    assert counted in (pytest.approx(prefill_flops(llm, seq), rel=1e-6),
+                       pytest.approx(prefill_flops(llm, seq) + rotary, rel=1e-6))
 
 
 def test_memory_prediction_components():
