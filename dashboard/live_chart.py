@@ -37,8 +37,8 @@ _JS = (HERE / "live_chart.js").read_text()
 
 
 def _component():
-    # registered on every run, not cached: Streamlit before 1.67 keeps the registry per runtime
-    # (a cached callable fails "not registered" in a new one), and registering is cheap
+    # registered on every run (8 us), not cached: Streamlit up to 1.64 at least keeps the
+    # registry per runtime, where a cached callable fails "not registered" in a new one
     return st.components.v2.component("fastvlm_live_chart", js=_JS, isolate_styles=False)
 
 
