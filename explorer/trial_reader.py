@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,10 +64,8 @@ def count_by_state(storage, study_id: int) -> dict[str, int]:
     the others hold their trials in memory and are counted there."""
     backend = _rdb_storage(storage)
     if backend is None:
-        counts: dict[str, int] = {}
-        for t in storage.get_all_trials(study_id, deepcopy=False):
-            counts[t.state.name] = counts.get(t.state.name, 0) + 1
-        return counts
+        return dict(Counter(t.state.name
+                            for t in storage.get_all_trials(study_id, deepcopy=False)))
     import sqlalchemy as sa
     from optuna.storages._rdb import models
 
