@@ -234,6 +234,10 @@ class FrontView:
 def reference_point(data: StudyData, family: str) -> np.ndarray:
     """Fixed per study and family (beyond the worst complete trial) so that hypervolumes
     under different budgets stay comparable."""
+    return data.memoised(("reference", family), lambda: _reference(data, family))
+
+
+def _reference(data: StudyData, family: str) -> np.ndarray:
     x = losses(data, family)[plottable(data, family)]
     return default_reference(x) if len(x) else np.array([np.inf, 0.0])
 

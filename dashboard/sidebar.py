@@ -199,8 +199,9 @@ def _budgets(data: StudyData, family: str) -> Budgets:
 
 
 def _all_predicted(data: StudyData) -> bool:
-    src = {r.get("memory_source") for r in data.frame.rows if r.get("memory_mb") is not None}
-    return src == {"predicted"}
+    return data.memoised("all_predicted", lambda: {
+        r.get("memory_source") for r in data.frame.rows if r.get("memory_mb") is not None
+    } == {"predicted"})  # once per study: a set over 10,000 rows is 10 ms of each slider step
 
 
 def _limit_slider(label: str, values: np.ndarray, stored: float | None, key: str, upper: bool,

@@ -102,14 +102,18 @@ class StudyFrame:
         return [r for r in self.rows if r["state"] == "COMPLETE" and r.get("values")]
 
     def feasible(self, budgets: Budgets | None = None) -> list[dict]:
+        return [self._complete[i] for i in self.feasible_index(budgets)]
+
+    def feasible_index(self, budgets: Budgets | None = None) -> np.ndarray:
+        """Positions in `complete()` of the rows within `budgets` (default: the stored ones)."""
         b = budgets or self.stored_budgets
         ok = np.ones(len(self._complete), dtype=bool)
         with np.errstate(invalid="ignore"):
             for limit, key, sign in b.limits(self.proxy_key):
-                ok &= sign * (self._column(key) - limit) <= 0  # NaN (missing) never fits
-        return [self._complete[i] for i in np.flatnonzero(ok)]
+                ok &= sign * (self.column(key) - limit) <= 0  # NaN (missing) never fits
+        return np.flatnonzero(ok)
 
-    def _column(self, key: str) -> np.ndarray:
+    def column(self, key: str) -> np.ndarray:
         """`key` of every complete row as floats (NaN where missing), built once per key: the
         dashboard's sliders ask for the feasible set of 10,000 trials on every move."""
         columns = self.__dict__.setdefault("_columns", {})

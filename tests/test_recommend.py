@@ -76,3 +76,13 @@ def test_most_accurate_takes_the_highest_proxy_outright():
     assert "has the highest" in rec.reason
     assert rec.next_better["number"] == 2  # 0.62 vs 0.60 is no tie either
     assert recommend(f, Budgets(max_ttft_ms=500)).next_better is None  # a tie by default
+
+
+def test_rows_without_a_proxy_or_uncertainty():
+    """A trial with no proxy value is neither feasible nor the next-better option; a missing
+    uncertainty counts as zero, so only an equal proxy ties with it."""
+    rows = [row(0, 100, 0.50, unc=None), row(1, 200, None), row(2, 300, 0.505, unc=None),
+            row(3, 900, 0.60, unc=None), row(4, 950, None)]
+    rec = recommend(frame(rows), Budgets(max_ttft_ms=500))
+    assert rec.feasible == 2 and rec.choice["number"] == 2 and rec.tied_with == []
+    assert rec.fastest["number"] == 0 and rec.next_better["number"] == 3
