@@ -45,11 +45,15 @@ NEUTRAL = "#8c8c8c"  # legend swatches of the LLM symbols (their markers take th
 TYPED_ARRAYS = {"f4", "f8", "i1", "u1", "i2", "u2", "i4", "u4"}
 
 
-def token_sizes(tokens: np.ndarray) -> np.ndarray:
-    """Marker size 6..22 px growing with sqrt(visual tokens)."""
+def token_sizes(tokens: np.ndarray, points: int = 0) -> np.ndarray:
+    """Marker size growing with sqrt(visual tokens): 6..22 px on a chart of up to 300 points.
+    Denser charts get smaller markers, the range shrinking as points^-1/4 (3..9.4 px at 9,000):
+    22-px markers turn thousands of trials into one blob that hides where they lie."""
+    hi = 22 * min(1.0, (300 / points) ** 0.25) if points > 0 else 22
+    lo = max(3.0, hi * 6 / 22)
     t = np.sqrt(np.nan_to_num(tokens, nan=0.0))
     span = t.max() - t.min() if t.size else 0.0
-    return 6 + 16 * ((t - t.min()) / span if span > 0 else np.zeros_like(t))
+    return lo + (hi - lo) * ((t - t.min()) / span if span > 0 else np.zeros_like(t))
 
 
 def hover(data: StudyData, idx: np.ndarray, family: str) -> dict:
@@ -117,8 +121,8 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
     x, y = c["ttft_ms"].astype(np.float32), data.proxy(fam).astype(np.float32)
     llms = sorted(set(c["llm"][view.shown].tolist()))
     symbol = {llm: LLM_SYMBOLS[i % len(LLM_SYMBOLS)] for i, llm in enumerate(llms)}
-    sizes = data.memoised("marker_sizes",
-                          lambda: token_sizes(c["visual_tokens"]).astype(np.float32))
+    sizes = data.memoised("marker_sizes", lambda: token_sizes(
+        c["visual_tokens"], int(data.complete.sum())).astype(np.float32))
     kind = _scatter_type(int(view.shown.sum()))
     traces = []
     over_all = view.shown & ~view.feasible
@@ -166,7 +170,8 @@ def pareto_figure(data: StudyData, view: FrontView, selected: int | None = None)
         shapes=shapes, annotations=notes,  # no template: plotly.js's look, as before (*)
         xaxis=dict(type="log", title=dict(text=ttft_label(data)), **tick),
         yaxis=dict(title=dict(text=accuracy_label(data, fam))),
-        legend=dict(orientation="h", yref="container", y=LEGEND_Y, yanchor="top", x=0),
+        legend=dict(orientation="h", yref="container", y=LEGEND_Y, yanchor="top", x=0,
+                    itemsizing="constant"),  # legend swatches ignore the token sizes
         height=PARETO_HEIGHT, margin=PARETO_MARGIN,
         clickmode="event+select", dragmode="zoom", hovermode="closest",
         # the zoom survives budget changes, not a switch of study or accuracy family

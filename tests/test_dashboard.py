@@ -745,7 +745,20 @@ def test_pareto_axis_ticks_legend_and_colour_bar(storage):
     bar = next(t["marker"]["colorbar"] for t in coloured if t["marker"].get("showscale"))
     assert bar["orientation"] == "h"
     assert fig["layout"]["margin"]["r"] <= 40
+    assert fig["layout"]["legend"]["itemsizing"] == "constant"  # not the token sizes
     assert "1,000" in fig["layout"]["xaxis"]["ticktext"]
+
+
+def test_marker_sizes_follow_tokens_and_shrink_on_dense_charts():
+    """Size grows with the visual tokens; a chart of thousands of trials gets smaller markers
+    (a 22-px blob hides where the trials lie), and the legend swatches keep one size."""
+    from dashboard import charts
+
+    tokens = np.array([16, 64, 256, 1024, np.nan])
+    few, many = charts.token_sizes(tokens, 20), charts.token_sizes(tokens, 9000)
+    assert few.min() == 6 and few.max() == 22 and np.all(np.diff(few[:4]) > 0)
+    assert many.min() == 3 and 9 < many.max() < 10 and np.all(np.diff(many[:4]) > 0)
+    assert charts.token_sizes(np.array([256, 256]), 50).tolist() == [6, 6]
 
 
 def test_dashboard_imports_no_torch():
