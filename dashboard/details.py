@@ -133,16 +133,20 @@ def importances(url: str | None, study: str,
         raise DashboardError(_first_line(e)) from None
     targets = [lambda t: t.values[0],
                (lambda t: -t.values[1]) if proxy is None else (lambda t: -proxy[t.number])]
-    usable = [done, done if proxy is None else
-              [t for t in done if math.isfinite(proxy.get(t.number, math.nan))]]
+    with_proxy = done if proxy is None else [
+        t for t in done if math.isfinite(proxy.get(t.number, math.nan))]
+    usable = [done, done if len(with_proxy) == len(done) else with_proxy]
+    studies: dict[int, optuna.Study] = {}  # one in-memory copy per distinct trial list
     out = []
     for target, trials in zip(targets, usable):
         if len(trials) < 10:
             out.append("parameter importances need at least 10 complete trials "
                        f"({len(trials)} so far)")
             continue
-        mem = optuna.create_study(directions=s.directions)  # in memory: evaluators take a study
-        mem.add_trials(trials)
+        if id(trials) not in studies:  # copying 9,000 trials in costs 1.5 s: once, not twice
+            studies[id(trials)] = optuna.create_study(directions=s.directions)
+            studies[id(trials)].add_trials(trials)  # in memory: evaluators take a study
+        mem = studies[id(trials)]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

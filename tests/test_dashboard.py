@@ -475,6 +475,22 @@ def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch)
     for imp in (ttft, proxy):
         assert set(imp) and all(v >= 0 for v in imp.values())
         assert sum(imp.values()) == pytest.approx(1.0)
+    # the trials are copied into memory once for both objectives, twice only when some trials
+    # lack the proxy picked (the proxy's importances then use the others)
+    import optuna
+
+    copies = []
+    real_add = optuna.Study.add_trials
+    monkeypatch.setattr(optuna.Study, "add_trials", lambda s, t: copies.append(len(t))
+                        or real_add(s, t))
+    d = dd.load_study_data(storage, "alpha")
+    proxy = dict(zip(d.cols["number"].astype(int).tolist(), d.proxy("general").tolist()))
+    assert all(isinstance(i, dict) for i in details.importances(storage, "alpha", proxy))
+    assert len(copies) == 1
+    for n in d.cols["number"][d.complete][:3].astype(int).tolist():
+        proxy[n] = float("nan")
+    assert all(isinstance(i, dict) for i in details.importances(storage, "alpha", proxy))
+    assert len(copies) == 3 and copies[1] > copies[2]
     few = f"sqlite:///{tmp_path / 'few.db'}"
     build_study(few, "few", n=6, seed=1)
     assert all("at least 10 complete trials" in m for m in details.importances(few, "few"))
