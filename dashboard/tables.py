@@ -2,34 +2,22 @@
 
     python -c "from dashboard.tables import column_formats; print(column_formats(['TTFT ms']))"
 
-Milliseconds with one decimal and thousands separators, megabytes whole, proxy values with
-three decimals, spreads as percentages; the numbers stay numbers, so columns still sort.
+The formats of `dashboard.formats` (one decimal for milliseconds, whole megabytes, three
+decimals for proxy values, spreads as percentages); the numbers stay numbers, so columns sort.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-
-def _kind(name: str) -> str | None:
-    if name.endswith(" ms") or name.endswith(" ms)") or " TTFT ms" in name:
-        return "ms"
-    if "memory MB" in name or name.endswith(" MB"):
-        return "mb"
-    if name.startswith("proxy") or name == "±":
-        return "proxy"
-    if "spread" in name:
-        return "share"
-    if name == "ratio" or name.startswith("ratio"):
-        return "ratio"
-    return None
+from .formats import column_kind
 
 
 def column_formats(names) -> dict:
     """`column_config` for the numeric columns among `names` (others are left as they are)."""
     out = {}
     for name in names:
-        kind = _kind(name)
+        kind = column_kind(name)
         if kind == "ms":
             out[name] = st.column_config.NumberColumn(name, format="localized", step=0.1)
         elif kind == "mb":

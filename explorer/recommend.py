@@ -140,13 +140,13 @@ def _nothing_fits(frame: StudyFrame, budgets: Budgets, key: str) -> str:
         return "no complete trials in this study yet"
     fastest = min(done, key=lambda r: r["ttft_ms"])
     leanest = min(done, key=lambda r: r.get("memory_mb") or math.inf)
-    return (f"no complete trial meets the budgets ({_budget_text(budgets, key)}); the "
+    return (f"no complete trial meets the budgets ({budget_text(budgets, key)}); the "
             f"fastest is trial "
             f"{fastest['number']} at {fastest['ttft_ms']:,.0f} ms and the leanest trial "
             f"{leanest['number']} at {leanest.get('memory_mb') or 0:,.0f} MB")
 
 
-def _budget_text(budgets: Budgets, key: str) -> str:
+def budget_text(budgets: Budgets, key: str) -> str:
     """E.g. "TTFT <= 2,000 ms, memory <= 4,096 MB" (the limits that are set)."""
     parts = []
     if budgets.max_ttft_ms is not None:

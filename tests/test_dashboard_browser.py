@@ -242,6 +242,40 @@ def test_pareto_chart_in_chromium(served):
         shutil.copy(shot, ROOT / "docs" / "img" / "dashboard_pareto.png")
 
 
+def test_static_page_opens_offline_in_chromium(study, tmp_path, capsys):
+    """`pareto --html`: the file alone, with every request but the file itself refused, draws
+    every trial and shows a trial's hover label."""
+    from explorer.cli import main
+
+    url, name = study
+    out = tmp_path / "front.html"
+    assert main(["pareto", "--study", name, "--storage", url, "--html", str(out)]) == 0
+    capsys.readouterr()
+    with chromium_page((None, url, name, "svg")) as (page, expected):
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            "file://") else route.abort())
+        page.goto(out.as_uri())
+        page.wait_for_function(READY_JS, arg=expected, timeout=30_000)
+        assert page.evaluate(COUNT_JS)["trials"] == expected
+        assert page.evaluate(HOVER_JS), "a plotted point lacks its hover data"
+        ring = page.evaluate("""() => {
+          const g = document.querySelector('.js-plotly-plot'), L = g._fullLayout;
+          const t = g._fullData.find(t => t.name === 'recommended');
+          const r = g.querySelector('.nsewdrag').getBoundingClientRect();
+          return {x: r.left + L.xaxis.d2p(t.x[0]), y: r.top + L.yaxis.d2p(t.y[0]),
+                  trial: Math.round(t.customdata[0][0])}; }""")
+        page.mouse.move(ring["x"], ring["y"])
+        label = page.locator(".hoverlayer .hovertext").first
+        label.wait_for(timeout=10_000)
+        text = label.text_content()  # an SVG node: no innerText
+        assert f"trial {ring['trial']}" in text and "TTFT" in text and "prefill" in text, text
+        assert errors == []
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "pareto_static_page.png"), full_page=True)
+
+
 def test_chart_falls_back_when_plotly_js_cannot_load(served):
     """A browser that cannot fetch plotly.js for the live chart (blocked, proxy) still gets
     the Pareto chart: the page reports the failure, redraws with st.plotly_chart and says why."""

@@ -1,9 +1,12 @@
-"""`fastvlm-explore pareto`: the feasible Pareto front of a study (table, JSON or CSV)."""
+"""`fastvlm-explore pareto`: the feasible Pareto front of a study (table, JSON or CSV), and
+with --html the dashboard's Pareto chart as one file that opens offline."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from ._options import add_storage_arg, fraction, positive_float, print_json, table
 
@@ -11,6 +14,7 @@ EXAMPLES = """examples:
   fastvlm-explore pareto --study quick
   fastvlm-explore pareto --study quick --json | jq '.trials[0]'
   fastvlm-explore pareto --study mobile --max-ttft-ms 800 --csv > front.csv
+  fastvlm-explore pareto --study quick --html quick-front.html   # chart + table, to share
 
 Feasible = complete and within the study's constraints (or the budgets given here)."""
 
@@ -24,6 +28,10 @@ def register(sub) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object")
     fmt.add_argument("--csv", action="store_true", help="CSV rows (flat columns)")
+    p.add_argument("--html", metavar="FILE", type=Path,
+                   help="also write the dashboard's Pareto chart (hover, zoom), the "
+                        "recommendation and the front as one self-contained HTML page "
+                        "(~5 MB, plotly.js inside: it opens offline)")
     p.set_defaults(func=run)
 
 
@@ -53,8 +61,12 @@ def run(args) -> int:
     from explorer.recommend import proxy_label
     from explorer.results import load_frame, rows_csv
 
+    if args.html is not None:
+        check_writable(args.html)  # before the study is read: a typo costs nothing
     frame = load_frame(args.study, args.storage)
     front = frame.front(budgets_from_args(frame, args))
+    if args.html is not None:
+        write_html(args.html, frame, budgets_from_args(frame, args), args.storage)
     if args.json:
         print_json({"study": frame.study_name, "directions": frame.directions,
                     "metric_names": frame.metric_names, "trials": [_trial_json(r) for r in front]})
@@ -98,6 +110,37 @@ def run(args) -> int:
               "`fastvlm-explore cache clear --unstable`, `measure` or a sweep into a new study "
               "times them again.")
     return 0
+
+
+def check_writable(path: Path) -> None:
+    from explorer.errors import UsageError
+
+    if path.is_dir():
+        raise UsageError(f"--html {path} is a folder; give a file name, e.g. {path}/front.html")
+    if not path.parent.is_dir():
+        raise UsageError(f"--html {path}: folder {path.parent} does not exist")
+
+
+def write_html(path: Path, frame, budgets, storage: str | None) -> None:
+    """The page, written whole or not at all (a temporary file renamed into place)."""
+    from dashboard.data import StudyData, columns, front_view
+    from dashboard.static_page import pareto_page
+    from explorer.cli import package_version
+    from explorer.errors import UsageError
+    from explorer.storage import default_storage_url, redact
+
+    data = StudyData(frame, columns(frame.rows))
+    view = front_view(data, frame.proxy_key.removeprefix("proxy_"), budgets)
+    page = pareto_page(data, view, redact(storage or default_storage_url()), package_version())
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write --html {path}: {e.strerror or e}") from None
+    print(f"wrote {path} ({len(page) / 1e6:.1f} MB): the Pareto chart and the front of "
+          f"{frame.study_name}; open it in a browser", file=sys.stderr)
 
 
 def _memory(r: dict, mixed: bool) -> str:

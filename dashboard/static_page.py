@@ -1,0 +1,99 @@
+"""The Pareto view as one self-contained HTML file (`fastvlm-explore pareto --html FILE`).
+
+    fastvlm-explore pareto --study quick --html quick-front.html
+
+The dashboard's chart (the same figure: hover, zoom, budget lines, the recommended trial
+ringed), the recommendation and the front's table, for someone who will not run a server: a
+file to attach to a design review. plotly.js is inside (about 4.8 MB), so it opens offline.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+
+from explorer.recommend import budget_text
+
+from .charts import PARETO_CONFIG, figure_json, pareto_figure
+from .data import FrontView, StudyData, front_table, state_counts
+from .formats import column_kind, show
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+       max-width: 1280px; margin: 1.5rem auto; padding: 0 1rem; }
+.note { color: #666; font-size: 0.9rem; }
+.metrics span { margin-right: 2rem; }
+.rec { background: #eaf6ec; border-radius: 6px; padding: 0.6rem 1rem; }
+.warn { background: #fff5e0; border-radius: 6px; padding: 0.6rem 1rem; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #e4e4e4; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+"""
+
+
+def pareto_page(data: StudyData, view: FrontView, source: str, version: str) -> str:
+    """The whole page. `source` (the storage, password redacted) and `version` go in its
+    footer, with the time it was written."""
+    esc = html.escape
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(state_counts(data).items()))
+    description = data.description()
+    parts = [
+        f"<h1>{esc(data.name)}: Pareto front</h1>",
+        f'<p class="note">{esc(description + " — " if description else "")}TTFT measured on '
+        f"{esc(data.device())}; {esc(counts)}. Accuracy is a calibrated proxy, not a benchmark "
+        "score.</p>",
+        _metrics(view),
+        '<div id="pareto"></div>',
+        _recommendation(view),
+        f"<h2>Feasible Pareto front ({len(view.front)})</h2>",
+        _table(front_table([data.frame.rows[i] for i in view.front], view.family)),
+        f'<p class="note">Written by fastvlm-explore {esc(version)} on '
+        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} from {esc(source)}.</p>",
+    ]
+    # "</script>" in a string (a study named so) would end the script early; "<\/" is the
+    # same string to JSON
+    fig = figure_json(pareto_figure(data, view)).replace("</", "<\\/")
+    config = figure_json(PARETO_CONFIG | {"responsive": True})
+    from plotly.offline import get_plotlyjs  # the plotly.js the dashboard serves
+
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            f"<title>{esc(data.name)}: Pareto front</title>\n<style>{STYLE}</style>\n"
+            f"<script>{get_plotlyjs()}</script></head>\n<body>\n" + "\n".join(parts)
+            + f'\n<script>const fig = {fig};\nPlotly.newPlot("pareto", fig.data, fig.layout, '
+            f"{config});</script>\n</body></html>\n")
+
+
+def _metrics(view: FrontView) -> str:
+    hv = view.hypervolume
+    rec = view.recommendation.choice
+    key = f"proxy_{view.family}"
+    items = [f"within budget: <b>{int(view.feasible.sum())} of {int(view.shown.sum())}</b>",
+             f"budgets: <b>{html.escape(budget_text(view.budgets, key))}</b>",
+             f"hypervolume: <b>{hv:,.0f}</b>" if hv >= 100 else f"hypervolume: <b>{hv:.3g}</b>",
+             f"recommended: <b>{'none' if rec is None else 'trial %d' % rec['number']}</b>"]
+    return '<p class="metrics">' + "".join(f"<span>{i}</span>" for i in items) + "</p>"
+
+
+def _recommendation(view: FrontView) -> str:
+    rec = view.recommendation
+    if rec.choice is None:
+        return f'<p class="warn">No recommendation: {html.escape(rec.reason)}</p>'
+    c = rec.choice
+    out = (f'<p class="rec"><b>Recommended: trial {c["number"]}</b> — '
+           f"{html.escape(str(c['summary']))}</p>\n<p class=\"note\">{html.escape(rec.reason)}</p>")
+    if c.get("unstable"):
+        out += ('\n<p class="warn">Its TTFT was timed on a busy machine (unstable): run '
+                "<code>fastvlm-explore cache clear --unstable</code> and measure it again before "
+                "relying on it.</p>")
+    return out
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return '<p class="note">No feasible trial under these budgets.</p>'
+    names = list(rows[0])
+    cls = {n: ' class="num"' if column_kind(n) else "" for n in names}
+    head = "".join(f"<th{cls[n]}>{html.escape(n)}</th>" for n in names)
+    body = "\n".join("<tr>" + "".join(f"<td{cls[n]}>{html.escape(show(n, r[n]))}</td>"
+                                      for n in names) + "</tr>" for r in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
