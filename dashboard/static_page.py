@@ -35,7 +35,7 @@ def pareto_page(data: StudyData, view: FrontView, source: str, version: str) -> 
     """The whole page. `source` (the storage, password redacted) and `version` go in its
     footer, with the time it was written."""
     esc = html.escape
-    counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(state_counts(data).items()))
+    counts = ", ".join(f"{v:,} {k.lower()}" for k, v in sorted(state_counts(data).items()))
     description = data.description()
     parts = [
         f"<h1>{esc(data.name)}: Pareto front</h1>",
@@ -67,7 +67,7 @@ def _metrics(view: FrontView) -> str:
     hv = view.hypervolume
     rec = view.recommendation.choice
     key = f"proxy_{view.family}"
-    items = [f"within budget: <b>{int(view.feasible.sum())} of {int(view.shown.sum())}</b>",
+    items = [f"within budget: <b>{int(view.feasible.sum()):,} of {int(view.shown.sum()):,}</b>",
              f"budgets: <b>{html.escape(budget_text(view.budgets, key))}</b>",
              f"hypervolume: <b>{hv:,.0f}</b>" if hv >= 100 else f"hypervolume: <b>{hv:.3g}</b>",
              f"recommended: <b>{'none' if rec is None else 'trial %d' % rec['number']}</b>"]

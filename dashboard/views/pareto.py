@@ -16,7 +16,7 @@ from ..tables import table
 def header(ctx: Context) -> None:
     d = ctx.data
     st.title(d.name)
-    counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(state_counts(d).items()))
+    counts = ", ".join(f"{v:,} {k.lower()}" for k, v in sorted(state_counts(d).items()))
     st.caption(f"{d.description()} — TTFT measured on {d.device()}; {counts}. "
                f"Accuracy is a calibrated proxy, not a benchmark score.")
 
@@ -30,7 +30,7 @@ def render(ctx: Context) -> None:
         return
     rec = view.recommendation
     m = st.columns(4)
-    m[0].metric("within budget", f"{int(view.feasible.sum())} of {int(view.shown.sum())}")
+    m[0].metric("within budget", f"{int(view.feasible.sum()):,} of {int(view.shown.sum()):,}")
     m[1].metric("front size", len(view.front))
     hv = view.hypervolume
     m[2].metric("hypervolume", f"{hv:,.0f}" if hv >= 100 else f"{hv:.3g}",
