@@ -45,11 +45,17 @@ NEUTRAL = "#8c8c8c"  # legend swatches of the LLM symbols (their markers take th
 TYPED_ARRAYS = {"f4", "f8", "i1", "u1", "i2", "u2", "i4", "u4"}
 
 
+def density_scale(points: int) -> float:
+    """Marker size factor for a chart of `points` markers: 1 up to 300, then points^-1/4
+    (0.43 at 9,000). Full-size markers turn thousands of trials into one blob that hides where
+    they lie."""
+    return min(1.0, (300 / points) ** 0.25) if points > 0 else 1.0
+
+
 def token_sizes(tokens: np.ndarray, points: int = 0) -> np.ndarray:
-    """Marker size growing with sqrt(visual tokens): 6..22 px on a chart of up to 300 points.
-    Denser charts get smaller markers, the range shrinking as points^-1/4 (3..9.4 px at 9,000):
-    22-px markers turn thousands of trials into one blob that hides where they lie."""
-    hi = 22 * min(1.0, (300 / points) ** 0.25) if points > 0 else 22
+    """Marker size growing with sqrt(visual tokens): 6..22 px on a chart of up to 300 points,
+    smaller on denser charts (`density_scale`: 3..9.4 px at 9,000)."""
+    hi = 22 * density_scale(points)
     lo = max(3.0, hi * 6 / 22)
     t = np.sqrt(np.nan_to_num(tokens, nan=0.0))
     span = t.max() - t.min() if t.size else 0.0
@@ -291,6 +297,8 @@ def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
     Each study has its own colour, marker symbol and line dash, so two studies that measured
     the same values still show both."""
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+    # 9-px trials, smaller when the studies hold thousands (the fronts keep 10 px, on top)
+    size = max(3.0, 9 * density_scale(sum(int(v.feasible.sum()) for _, v in studies)))
     fig = go.Figure()
     for k, (data, view) in enumerate(studies):
         colour = palette[k % len(palette)]
@@ -303,7 +311,8 @@ def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
             x=c["ttft_ms"][idx], y=data.proxy(fam)[idx], mode="markers", opacity=0.6,
             name=f"{data.name}: trials", customdata=c["number"][idx], legendgroup=data.name,
             text=c["summary"][idx], hovertemplate=template,
-            marker=dict(color=colour, size=9, symbol=symbol, line=dict(width=1.5, color=colour))))
+            marker=dict(color=colour, size=size, symbol=symbol,
+                        line=dict(width=1.5, color=colour))))
         f = view.front
         fig.add_trace(go.Scatter(
             x=c["ttft_ms"][f], y=data.proxy(fam)[f], mode="lines+markers", line_shape="hv",
@@ -323,7 +332,7 @@ def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
                                  **log_ticks(np.concatenate([d.cols["ttft_ms"][v.feasible]
                                                              for d, v in studies]))),
                       yaxis=dict(title=compare_accuracy_label(studies)),
-                      legend=dict(orientation="h", y=-0.2), height=560,
+                      legend=dict(orientation="h", y=-0.2, itemsizing="constant"), height=560,
                       margin=dict(l=60, r=20, t=30, b=40))
     return fig
 

@@ -777,6 +777,36 @@ def test_marker_sizes_follow_tokens_and_shrink_on_dense_charts():
     assert charts.token_sizes(np.array([256, 256]), 50).tolist() == [6, 6]
 
 
+def test_compare_markers_shrink_when_the_studies_hold_thousands(storage):
+    """The compare chart's trial markers follow the same density rule as the Pareto chart's;
+    the fronts keep their size, and the legend swatches one size."""
+    import dataclasses
+
+    from dashboard import charts
+
+    def views(copies: int):
+        out = []
+        for name in ("alpha", "beta"):
+            d = dd.load_study_data(storage, name)
+            rows = [dict(r, number=i) for i, r in enumerate(d.frame.rows * copies)]
+            d = dd.StudyData(dataclasses.replace(d.frame, rows=rows), dd.columns(rows))
+            out.append((d, dd.front_view(d, "text_rich", Budgets())))
+        return out
+
+    def sizes(studies):
+        fig = charts.compare_figure(studies, set(), {d.name: {} for d, _ in studies})
+        size = lambda part: {t.marker.size for t in fig.data if part in t.name}  # noqa: E731
+        return size(": trials"), size(": front"), fig.layout.legend.itemsizing
+
+    small, dense = views(1), views(100)
+    points = sum(int(v.feasible.sum()) for _, v in dense)
+    assert points > 3000
+    assert sizes(small) == ({9}, {10}, "constant")
+    trials, front, _ = sizes(dense)
+    assert len(trials) == 1 and front == {10}
+    assert trials.pop() == pytest.approx(9 * (300 / points) ** 0.25)  # ~4.5 px at 4,000
+
+
 def test_dashboard_imports_no_torch():
     code = ("import sys, dashboard.data, dashboard.details, dashboard.charts, "
             "dashboard.charts_detail, dashboard.cache, dashboard.sidebar, dashboard.views.pareto, "
