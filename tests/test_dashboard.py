@@ -807,6 +807,33 @@ def test_compare_markers_shrink_when_the_studies_hold_thousands(storage):
     assert trials.pop() == pytest.approx(9 * (300 / points) ** 0.25)  # ~4.5 px at 4,000
 
 
+def test_command_says_what_would_stop_the_server_before_starting_it(storage, capsys):
+    """A taken port (with a free one suggested), an address not of this machine and an unknown
+    study: one line each and exit 2, before Streamlit starts."""
+    import re
+    import socket
+
+    from explorer.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert main(["dashboard", "--storage", storage, "--port", str(taken)]) == 2
+        err = capsys.readouterr().err
+        assert f"port {taken} on 127.0.0.1 is in use" in err and len(err.splitlines()) == 1
+        suggested = int(re.search(r"--port (\d+)", err).group(1))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", suggested))  # the suggestion is free
+    for args, fragment in [(["--host", "192.0.2.1"], "is not an address of this machine"),
+                           (["--host", "no-such-host.invalid"], "is not a known address"),
+                           (["--study", "nope"], "no study 'nope' in this storage; available: "
+                                                 "alpha, beta")]:
+        assert main(["dashboard", "--storage", storage, *args]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and len(err.splitlines()) == 1, err
+
+
 def test_dashboard_imports_no_torch():
     code = ("import sys, dashboard.data, dashboard.details, dashboard.charts, "
             "dashboard.charts_detail, dashboard.cache, dashboard.sidebar, dashboard.views.pareto, "

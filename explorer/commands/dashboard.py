@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -55,11 +57,50 @@ def streamlit_command(url: str, host: str, port_: int, study: str | None = None)
     return cmd + (["--study", study] if study else [])
 
 
+def check_port(host: str, port_: int) -> None:
+    """A one-line error now, not Streamlit's after its start-up, when the port is taken or the
+    host is not an address of this machine. (The port is free again when Streamlit binds it.)"""
+    from explorer.errors import UsageError
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit binds
+        try:
+            s.bind((host, port_))
+        except socket.gaierror:
+            raise UsageError(f"--host {host!r} is not a known address; e.g. 127.0.0.1 (this "
+                             "machine only) or 0.0.0.0 (every interface)") from None
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UsageError(f"port {port_} on {host} is in use (another dashboard?); pick "
+                                 f"a free one, e.g. --port {free_port(host, port_)}") from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise UsageError(f"--host {host} is not an address of this machine; e.g. "
+                                 "127.0.0.1 (this machine only) or 0.0.0.0 (every "
+                                 "interface)") from None
+            raise UsageError(f"cannot listen on {host}:{port_}: {e.strerror or e}") from None
+
+
+def free_port(host: str, after: int) -> int:
+    """The first port above `after` that `host` can bind (for the error's suggestion)."""
+    for candidate in range(after + 1, min(after + 100, 65535) + 1):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, candidate))
+                return candidate
+            except OSError:
+                continue
+    return 0  # nothing near: let the system pick
+
+
 def run(args) -> int:
-    from explorer.storage import default_storage_url, open_storage, redact
+    from explorer.storage import default_storage_url, load_study, open_storage, redact
 
     url = args.storage or default_storage_url()
-    open_storage(url, create=False)  # unreachable / missing: a one-line error, exit 1
+    storage = open_storage(url, create=False)  # unreachable / missing: one line, exit 1
+    if args.study:
+        load_study(args.study, storage)  # unknown: one line listing the studies, exit 2
+    check_port(args.host, args.port)
     from dashboard.live_chart import ensure_plotly_js
 
     ensure_plotly_js()  # before the server starts; the app falls back when it cannot
