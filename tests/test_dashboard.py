@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -475,9 +476,11 @@ def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch)
     for imp in (ttft, proxy):
         assert set(imp) and all(v >= 0 for v in imp.values())
         assert sum(imp.values()) == pytest.approx(1.0)
-    # the trials are copied into memory once for both objectives, twice only when some trials
-    # lack the proxy picked (the proxy's importances then use the others)
-    import optuna
+    # the importances of the proxy picked are those of a study whose trials carry that proxy
+    # as their objective (trials that lack it left out); the evaluator reads the trials in
+    # place, nothing copied. (A copy renumbers the trials: a proxy looked up by trial number
+    # then belongs to another trial wherever failed or pruned trials come before.)
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
     copies = []
     real_add = optuna.Study.add_trials
@@ -485,12 +488,25 @@ def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch)
                         or real_add(s, t))
     d = dd.load_study_data(storage, "alpha")
     proxy = dict(zip(d.cols["number"].astype(int).tolist(), d.proxy("general").tolist()))
-    assert all(isinstance(i, dict) for i in details.importances(storage, "alpha", proxy))
-    assert len(copies) == 1
     for n in d.cols["number"][d.complete][:3].astype(int).tolist():
         proxy[n] = float("nan")
-    assert all(isinstance(i, dict) for i in details.importances(storage, "alpha", proxy))
-    assert len(copies) == 3 and copies[1] > copies[2]
+    found = details.importances(storage, "alpha", proxy)
+    assert copies == []
+    study = optuna.load_study(study_name="alpha", storage=storage)
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert done[-1].number > len(done) - 1  # failed trials in between: numbers differ
+    for imp, objective in [(found[0], lambda t: t.values[0]),
+                           (found[1], lambda t: proxy[t.number])]:
+        reference = optuna.create_study(directions=["minimize"])
+        reference.add_trials([create_trial(params=t.params, distributions=t.distributions,
+                                           value=objective(t)) for t in done
+                              if np.isfinite(objective(t))])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sign = 1 if imp is found[0] else -1  # the proxy is maximised
+            assert imp == pytest.approx(get_param_importances(
+                reference, evaluator=PedAnovaImportanceEvaluator(),
+                target=lambda t: sign * t.value))
     few = f"sqlite:///{tmp_path / 'few.db'}"
     build_study(few, "few", n=6, seed=1)
     assert all("at least 10 complete trials" in m for m in details.importances(few, "few"))
