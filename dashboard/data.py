@@ -21,7 +21,7 @@ from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_hist
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, recommend
 from explorer.repeats import REPEAT_ATTR, REPEATS_STATE
-from explorer.results import (Budgets, StudyFrame, attach_confirmations, config_key, device_of,
+from explorer.results import (Budgets, StudyFrame, attach_confirmations, device_of,
                               first_per_config, rows_csv, study_frame)
 from explorer.trial_reader import count_trials
 
@@ -316,41 +316,7 @@ def ttft_label(data: StudyData) -> str:
     return f"TTFT (ms, measured on {data.device()}, log scale)"
 
 
-# ---- several studies: the same configurations on different devices ----
-
-def common_front(fronts: dict[str, list[dict]]) -> set[str]:
-    """Configuration keys on the front of every study in `fronts` (empty if fewer than two)."""
-    if len(fronts) < 2:
-        return set()
-    keys = [{config_key(r) for r in rows} for rows in fronts.values()]
-    return set.intersection(*keys)
-
-
-def common_configs(studies: list[StudyData]) -> list[dict]:
-    """Configurations measured (complete) in every study, with each study's TTFT and its
-    ratio to the first study's: how much faster or slower the same configuration is elsewhere.
-    Sorted by the first study's TTFT; the first trial of a configuration counts."""
-    if len(studies) < 2:
-        return []
-    per = []
-    for d in studies:
-        rows = first_per_config([r for r in d.frame.rows if r["state"] == "COMPLETE"
-                                 and isinstance(r.get("ttft_ms"), (int, float))])
-        per.append({config_key(r): r for r in rows})
-    keys = set.intersection(*(set(p) for p in per))
-    out = []
-    for key in sorted(keys, key=lambda k: per[0][k]["ttft_ms"]):
-        first = per[0][key]
-        row = {"configuration": first.get("summary")}
-        for d, p in zip(studies, per):
-            row[f"{d.name} TTFT ms"] = p[key]["ttft_ms"]
-        for d, p in zip(studies[1:], per[1:]):
-            row[f"ratio {d.name} / {studies[0].name}"] = p[key]["ttft_ms"] / first["ttft_ms"]
-        for d, p in zip(studies, per):
-            row[f"{d.name} trial"] = p[key]["number"]
-        out.append(row)
-    return out
-
+# ---- failures ----
 
 def failure_summary(data: StudyData, top: int = 5) -> list[tuple[str, int]]:
     """The most common reasons trials did not complete, with counts."""

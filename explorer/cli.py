@@ -19,7 +19,8 @@ import sys
 COMMANDS = {
     "presets": "presets", "measure": "measure", "proxy": "proxy", "sweep": "sweep",
     "worker": "sweep", "studies": "studies", "pareto": "pareto", "recommend": "recommend",
-    "export": "export", "confirm": "confirm", "dashboard": "dashboard", "cache": "cache",
+    "compare": "compare", "export": "export", "confirm": "confirm", "dashboard": "dashboard",
+    "cache": "cache",
 }
 
 

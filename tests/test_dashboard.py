@@ -21,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dd
 from dashboard.sidebar import ttft_options
-from explorer.results import Budgets, load_frame
+from explorer import compare
+from explorer.results import Budgets, config_key, load_frame
 from explorer.storage import open_storage
 from tests.dashboard_fixtures import build_study, empty_study
 
@@ -528,8 +529,8 @@ def test_compare_page_tells_studies_apart_and_gives_ratios(monkeypatch, storage)
     fronts = [t for t in fig["data"] if ": front" in t.get("name", "")]
     assert len({t["line"]["dash"] for t in fronts}) == 2
     a, b = (dd.load_study_data(storage, s) for s in ("alpha", "beta"))
-    rows = dd.common_configs([a, b])
-    assert len(rows) == len({dd.config_key(r) for r in a.frame.rows if r["state"] == "COMPLETE"})
+    rows = compare.common_configs([a.frame, b.frame])
+    assert len(rows) == len({config_key(r) for r in a.frame.rows if r["state"] == "COMPLETE"})
     ratio = np.array([r["ratio beta / alpha"] for r in rows])
     assert np.allclose(ratio, [r["beta TTFT ms"] / r["alpha TTFT ms"] for r in rows])
     assert 0.4 < ratio.min() and ratio.max() < 0.6  # beta's synthetic device is 2x faster
@@ -537,6 +538,8 @@ def test_compare_page_tells_studies_apart_and_gives_ratios(monkeypatch, storage)
     assert list(shown.columns[:4]) == ["configuration", "alpha TTFT ms", "beta TTFT ms",
                                        "ratio beta / alpha"]
     assert len(shown) == len(rows)
+    speed = compare.speed_summary(rows, ["alpha", "beta"])[0]
+    assert any(compare.speed_line(speed) in c.value for c in at.caption)
 
 
 def test_compare_page_marks_configs_on_every_front(monkeypatch, storage):
@@ -546,9 +549,13 @@ def test_compare_page_marks_configs_on_every_front(monkeypatch, storage):
     a, b = (dd.load_study_data(storage, s) for s in ("alpha", "beta"))
     budgets = a.frame.stored_budgets
     fronts = {d.name: dd.front_rows(d, dd.front_view(d, "text_rich", budgets)) for d in (a, b)}
-    common = dd.common_front(fronts)
+    common = compare.common_front(fronts)
     assert any(s.value == f"On every front: {len(common)} configuration(s)" for s in at.subheader)
     assert common  # same configurations, device 2x faster: most of the front survives
+    shown = at.dataframe[0].value
+    assert list(shown.columns) == ["configuration", "alpha trial", "alpha TTFT ms", "beta trial",
+                                   "beta TTFT ms"]
+    assert len(shown) == len(common) and shown["alpha TTFT ms"].is_monotonic_increasing
 
 
 # ---- error states: a message in the page, never a traceback ----

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.compare import (common_configs, common_front, on_every_front, speed_line,
+                              speed_summary)
+from explorer.results import config_key
+
 from .. import cache
 from ..charts import compare_figure
-from ..data import (DashboardError, common_configs, common_front, config_key, front_rows,
-                    front_view)
+from ..data import DashboardError, front_rows, front_view
 from ..sidebar import Context, study_label
 from ..tables import table as show
 
@@ -44,23 +47,17 @@ def render(ctx: Context) -> None:
     st.plotly_chart(compare_figure(loaded, common, keys), key="compare_chart",
                     config={"displaylogo": False})
     st.subheader(f"On every front: {len(common)} configuration(s)")
-    table = []
-    for key in sorted(common):
-        row = {}
-        for name, rows in fronts.items():
-            r = next(r for r in rows if keys[name][r["number"]] == key)
-            row.setdefault("configuration", r["summary"])
-            row[f"{name} trial"] = r["number"]
-            row[f"{name} TTFT ms"] = r["ttft_ms"]
-        table.append(row)
-    if table:
-        show(table)
+    if common:
+        show(on_every_front(fronts))
     st.subheader("The same configuration in each study")
-    both = common_configs([d for d, _ in loaded])
+    frames = [d.frame for d, _ in loaded]
+    both = common_configs(frames)
     if both:
         first = loaded[0][0].name
         st.caption(f"{len(both)} configuration(s) completed in every study (budgets not applied), "
-                   f"by {first}'s TTFT; a ratio below 1 is faster than in {first}.")
+                   f"by {first}'s TTFT; a ratio below 1 is faster than in {first}. "
+                   + " ".join(speed_line(s) + "." for s in speed_summary(
+                       both, [f.study_name for f in frames])))
         show(both)
     else:
         st.info("No configuration was completed in every study.")

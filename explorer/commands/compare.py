@@ -1,0 +1,77 @@
+"""`fastvlm-explore compare`: two or more studies side by side, e.g. one search space swept on
+two devices: the same configurations' TTFT in each, how much faster each device is and whether
+it orders the configurations the same way, and the configurations on every feasible front."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._options import add_storage_arg, print_json, table
+from .pareto import add_budget_args
+
+SHOWN = 20  # shared configurations listed in the text output (the fastest first)
+
+EXAMPLES = """examples:
+  fastvlm-explore compare --study quick-laptop --study quick-server
+  fastvlm-explore compare --study paper-cpu --study paper-cuda --max-ttft-ms 500 --json
+
+Each study's front uses its own [constraints] unless budgets are given here (then they apply to
+every study). The ratios compare each study with the first one given. A study measured on
+another device needs its own name: `sweep` refuses to mix devices in one study."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="two or more studies side by side (e.g. two devices)",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--study", action="append", required=True, metavar="NAME",
+                   help="a study to compare; give it two or more times (the first is the base)")
+    add_storage_arg(p)
+    add_budget_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from explorer.compare import common_configs, on_every_front, speed_line, speed_summary
+    from explorer.errors import UsageError
+    from explorer.results import load_frame
+
+    from .pareto import budgets_from_args
+
+    names = args.study
+    if len(set(names)) < 2 or len(set(names)) < len(names):
+        raise UsageError(f"compare needs two or more different studies, got {', '.join(names)};"
+                         " give --study NAME once per study")
+    frames = [load_frame(name, args.storage) for name in names]
+    fronts = {f.study_name: f.front(budgets_from_args(f, args)) for f in frames}
+    shared = common_configs(frames)
+    speeds = speed_summary(shared, names)
+    everywhere = on_every_front(fronts)
+    if args.json:
+        print_json({"studies": [{"study": f.study_name, "device": f.device,
+                                 "complete": len(f.complete()),
+                                 "front": [r["number"] for r in fronts[f.study_name]]}
+                                for f in frames],
+                    "speed": speeds, "same_configurations": shared,
+                    "on_every_front": everywhere})
+        return 0
+    print(table([[f.study_name, f.device, len(f.complete()), len(fronts[f.study_name])]
+                 for f in frames], ["study", "device", "complete", "front"], align="llrr"))
+    print(f"\nthe same configuration in each study: {len(shared)} completed in all of them "
+          "(budgets not applied)")
+    if shared:
+        ms = [f"{n} TTFT ms" for n in names]
+        ratios = [f"ratio {n} / {names[0]}" for n in names[1:]]
+        print(table([[r["configuration"]] + [r[k] for k in ms] + [f"{r[k]:.2f}x" for k in ratios]
+                     for r in shared[:SHOWN]], ["configuration"] + ms + ratios))
+        if len(shared) > SHOWN:
+            print(f"... and {len(shared) - SHOWN} slower ones (--json lists them all)")
+        for s in speeds:
+            print(speed_line(s))
+    print(f"\non every feasible front: {len(everywhere)} configuration(s)")
+    if everywhere:
+        print(table([[r["configuration"]] + [f"{r[f'{n} TTFT ms']:,.0f} (#{r[f'{n} trial']})"
+                                             for n in names] for r in everywhere],
+                    ["configuration"] + [f"{n} ms (#trial)" for n in names]))
+    return 0

@@ -1,0 +1,119 @@
+"""`explorer.compare` and `fastvlm-explore compare`: studies side by side (one space, two
+devices): shared configurations, speed ratio, rank agreement, configurations on every front."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.cli import main
+from explorer.compare import speed_line, speed_summary, spearman
+from tests.dashboard_fixtures import build_study
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    """alpha and beta: the same 60 configurations, beta's synthetic device 2x faster; gamma:
+    other configurations (another seed) on alpha's device."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('compare') / 'studies.db'}"
+    build_study(url, "alpha", n=60, seed=1)
+    build_study(url, "beta", n=60, seed=1, speed=2.0, device="synthetic-gpu")
+    build_study(url, "gamma", n=30, seed=7)
+    return url
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_spearman_is_pearson_of_average_ranks(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 40))
+    a = rng.integers(0, 8, n).astype(float)  # ties on purpose
+    b = a + rng.normal(0, 3, n)
+    ref = np.corrcoef(pd.Series(a).rank(), pd.Series(b).rank())[0, 1]
+    assert spearman(a, b) == pytest.approx(ref)
+
+
+def test_spearman_edges():
+    x = np.array([1.0, 5.0, 2.0, 9.0])
+    assert spearman(x, x * 3 + 1) == pytest.approx(1.0)
+    assert spearman(x, -x) == pytest.approx(-1.0)
+    assert spearman(x, np.exp(x)) == pytest.approx(1.0)  # ranks, not values
+    assert spearman(x[:2], x[:2]) is None and spearman(x, np.ones(4)) is None
+
+
+def test_speed_summary_of_known_ratios():
+    rows = [{"alpha TTFT ms": t, "beta TTFT ms": t * k} for t, k in
+            [(100.0, 0.25), (200.0, 1.0), (400.0, 4.0)]]
+    (s,) = speed_summary(rows, ["alpha", "beta"])
+    assert s["ratio_geomean"] == pytest.approx(1.0) and s["configs"] == 3
+    assert (s["ratio_min"], s["ratio_max"]) == (0.25, 4.0)
+    assert s["rank_correlation"] == pytest.approx(1.0)  # 25, 200, 1600: the same order
+    assert speed_line(s).startswith("beta: 1.00x the TTFT of alpha (geometric mean over 3 "
+                                    "configurations; 0.25x to 4.00x), rank correlation 1.00")
+    assert speed_summary([], ["alpha", "beta"]) == []
+
+
+def test_two_devices_compared_from_the_cli(url, capsys):
+    rc, out, _ = run(capsys, "compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                     "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert [s["study"] for s in d["studies"]] == ["alpha", "beta"]
+    assert d["studies"][1]["device"] == "synthetic-gpu"
+    (speed,) = d["speed"]
+    assert speed["configs"] == len(d["same_configurations"]) > 30
+    assert 0.45 < speed["ratio_geomean"] < 0.55  # the synthetic device is 2x faster
+    assert speed["rank_correlation"] > 0.95
+    for study in d["studies"]:  # the fronts are `pareto`'s, under each study's own budget
+        _, front, _ = run(capsys, "pareto", "--study", study["study"], "--storage", url, "--json")
+        assert study["front"] == [t["number"] for t in json.loads(front)["trials"]]
+    assert d["on_every_front"], "same configurations, one device 2x faster: fronts overlap"
+    for row in d["on_every_front"]:
+        assert row["alpha trial"] in d["studies"][0]["front"]
+        assert row["beta trial"] in d["studies"][1]["front"]
+    rc, text, _ = run(capsys, "compare", "--study", "alpha", "--study", "beta", "--storage", url)
+    assert rc == 0 and speed_line(speed) in text
+    shared = len(d["same_configurations"])  # the text lists the fastest 20 of them
+    assert f"... and {shared - 20} slower ones (--json lists them all)" in text
+    assert f"on every feasible front: {len(d['on_every_front'])} configuration(s)" in text
+
+
+def test_a_budget_given_applies_to_every_study(url, capsys):
+    rc, out, _ = run(capsys, "compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                     "--json", "--max-ttft-ms", "2000")
+    d = json.loads(out)
+    for study in d["studies"]:
+        _, front, _ = run(capsys, "pareto", "--study", study["study"], "--storage", url,
+                          "--json", "--max-ttft-ms", "2000")
+        assert study["front"] == [t["number"] for t in json.loads(front)["trials"]]
+        rows = json.loads(front)["trials"]
+        assert all(t["values"][0] <= 2000 for t in rows)
+
+
+def test_studies_without_shared_configurations(url, capsys):
+    rc, out, _ = run(capsys, "compare", "--study", "alpha", "--study", "gamma", "--storage", url,
+                     "--json")
+    d = json.loads(out)
+    shared = len(d["same_configurations"])
+    assert rc == 0 and len(d["speed"]) == (1 if shared else 0)
+    rc, text, _ = run(capsys, "compare", "--study", "alpha", "--study", "gamma", "--storage", url)
+    assert rc == 0 and f"{shared} completed in all of them" in text
+
+
+@pytest.mark.parametrize("studies, fragment", [
+    (["alpha"], "compare needs two or more different studies, got alpha"),
+    (["alpha", "alpha"], "compare needs two or more different studies, got alpha, alpha"),
+    (["alpha", "nope"], "no study 'nope' in this storage; available: alpha, beta, gamma"),
+])
+def test_bad_study_lists_are_one_line_errors(url, capsys, studies, fragment):
+    args = [a for s in studies for a in ("--study", s)]
+    rc, out, err = run(capsys, "compare", *args, "--storage", url)
+    assert rc == 2 and fragment in err and len(err.splitlines()) == 1 and out == ""
