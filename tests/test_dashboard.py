@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -855,6 +856,41 @@ def test_command_says_what_would_stop_the_server_before_starting_it(storage, cap
         assert main(["dashboard", "--storage", storage, *args]) == 2
         err = capsys.readouterr().err
         assert fragment in err and len(err.splitlines()) == 1, err
+
+
+def test_command_is_the_server_so_a_sigterm_stops_it(storage):
+    """`fastvlm-explore dashboard` becomes the Streamlit server: a SIGTERM to the pid it was
+    started as (what a service manager or `kill` sends) stops serving, no orphan left."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "explorer.cli", "dashboard", "--storage",
+                             storage, "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(health, timeout=2).status == 200:
+                    break
+            except OSError:
+                assert time.time() < deadline and proc.poll() is None, "the server did not start"
+                time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(health, timeout=2)
+    finally:
+        try:  # whatever the session still holds (a server orphaned by a stopped parent)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_dashboard_imports_no_torch():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -106,4 +106,8 @@ def run(args) -> int:
     ensure_plotly_js()  # before the server starts; the app falls back when it cannot
     print(f"dashboard on http://{args.host}:{args.port} reading {redact(url)} (Ctrl-C stops)",
           file=sys.stderr)
-    return subprocess.call(streamlit_command(url, args.host, args.port, args.study))
+    sys.stderr.flush()
+    cmd = streamlit_command(url, args.host, args.port, args.study)
+    # this process becomes Streamlit: a SIGTERM (a service manager, `kill`) reaches the server
+    # itself instead of leaving it running orphaned behind a stopped parent
+    os.execv(cmd[0], cmd)
