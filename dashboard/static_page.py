@@ -31,9 +31,12 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 
-def pareto_page(data: StudyData, view: FrontView, source: str, version: str) -> str:
-    """The whole page. `source` (the storage, password redacted) and `version` go in its
-    footer, with the time it was written."""
+def pareto_page(data: StudyData, view: FrontView, source: str) -> str:
+    """The whole page. `source` (the storage; its password is redacted here) goes in its footer
+    with this tool's version and the time the page was written."""
+    from explorer.cli import package_version
+    from explorer.storage import redact
+
     esc = html.escape
     counts = ", ".join(f"{v:,} {k.lower()}" for k, v in sorted(state_counts(data).items()))
     description = data.description()
@@ -47,8 +50,8 @@ def pareto_page(data: StudyData, view: FrontView, source: str, version: str) -> 
         _recommendation(view),
         f"<h2>Feasible Pareto front ({len(view.front)})</h2>",
         _table(front_table([data.frame.rows[i] for i in view.front], view.family)),
-        f'<p class="note">Written by fastvlm-explore {esc(version)} on '
-        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} from {esc(source)}.</p>",
+        f'<p class="note">Written by fastvlm-explore {esc(package_version())} on '
+        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} from {esc(redact(source))}.</p>",
     ]
     # "</script>" in a string (a study named so) would end the script early; "<\/" is the
     # same string to JSON

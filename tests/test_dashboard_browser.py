@@ -114,6 +114,22 @@ def _click_recommended(page) -> None:
         timeout=30_000)
 
 
+def _settled(page, locator) -> str:
+    """`locator`'s text once the app has finished its reruns: the script idle and the text
+    unchanged for a second."""
+    idle = "() => document.querySelector('[data-testid=\"stApp\"]').dataset.testScriptState" \
+           " === 'notRunning'"
+    last = None
+    for _ in range(30):
+        page.wait_for_function(idle, timeout=30_000)
+        text = locator.inner_text()
+        if text == last:
+            return text
+        last = text
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"the app did not settle: {last!r}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -274,6 +290,35 @@ def test_static_page_opens_offline_in_chromium(study, tmp_path, capsys):
         assert errors == []
         OUTPUT.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(OUTPUT / "pareto_static_page.png"), full_page=True)
+
+
+def test_the_view_downloads_as_a_page(served, tmp_path):
+    """The Pareto page's HTML download, after a tighter TTFT budget: the file holds every
+    trial and the budget the page showed (built on click, from the view on screen)."""
+    from tests.test_static_page import figure, trial_points
+
+    base = served[0]
+    with chromium_page(served) as (page, expected):
+        page.goto(base, wait_until="domcontentloaded")
+        page.wait_for_function(READY_JS, arg=expected, timeout=60_000)
+        metric = page.locator('[data-testid="stMetricValue"]').first
+        before = metric.inner_text()
+        slider = page.locator('[data-testid="stSidebar"]').get_by_role("slider").first
+        slider.focus()
+        for _ in range(6):
+            slider.press("ArrowLeft")
+        page.wait_for_function(
+            "b => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== b",
+            arg=before, timeout=30_000)
+        within = _settled(page, metric)  # the six steps may rerun the script more than once
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Download this view as a page").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+    html = saved.read_text()
+    assert saved.name == f"{served[2]}-pareto-text_rich.html"
+    assert f"within budget: <b>{within}</b>" in html
+    assert trial_points(figure(html)) == expected
 
 
 def test_chart_falls_back_when_plotly_js_cannot_load(served):

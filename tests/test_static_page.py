@@ -125,7 +125,7 @@ def test_text_from_the_study_is_escaped(tmp_path):
     url, name = f"sqlite:///{tmp_path}/e.db", "</script><i>odd</i>"
     build_study(url, name, n=12)
     data = load_study_data(url, name)
-    page = pareto_page(data, front_view(data, "text_rich", default_budgets(data)), url, "1.0")
+    page = pareto_page(data, front_view(data, "text_rich", default_budgets(data)), url)
     assert "<h1>&lt;/script&gt;&lt;i&gt;odd&lt;/i&gt;: Pareto front</h1>" in page
     assert page.count("</script>") == 2  # plotly.js's and the plot's own
     assert figure(page)["layout"]["uirevision"] == f"{name}/text_rich"  # intact as data

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.storage import default_storage_url
+
 from .. import cache
 from ..charts import PARETO_CONFIG, hover_table, pareto_figure
 from ..data import (DashboardError, accuracy_label, front_csv, front_table, state_counts,
                     with_confirmations)
 from ..live_chart import live_chart
 from ..sidebar import Context
+from ..static_page import pareto_page
 from ..tables import table
 
 
@@ -54,8 +57,16 @@ def render(ctx: Context) -> None:
     if rows and not any(r.get("confirmed_ttft_ms") is not None for r in rows):
         st.caption(f"No TTFT on the front is confirmed yet: `fastvlm-explore confirm --study "
                    f"{d.name}` re-measures the finalists in fresh processes.")
-    st.download_button("Download the front as CSV", front_csv(rows), key="front_csv",
-                       file_name=f"{d.name}-front-{ctx.family}.csv", mime="text/csv")
+    cols = st.columns(2)
+    cols[0].download_button("Download the front as CSV", front_csv(rows), key="front_csv",
+                            file_name=f"{d.name}-front-{ctx.family}.csv", mime="text/csv")
+    # built on click only (~5 MB with plotly.js), not on every rerun
+    cols[1].download_button(
+        "Download this view as a page (HTML, opens offline)", key="front_html",
+        data=lambda: pareto_page(d, view, ctx.url or default_storage_url()),
+        file_name=f"{d.name}-pareto-{ctx.family}.html", mime="text/html", on_click="ignore",
+        help="The chart (hover, zoom), the recommendation and the front under these budgets, "
+             "as `fastvlm-explore pareto --html` writes it: a file to share")
 
 
 def open_trial(number: int) -> None:

@@ -125,13 +125,12 @@ def write_html(path: Path, frame, budgets, storage: str | None) -> None:
     """The page, written whole or not at all (a temporary file renamed into place)."""
     from dashboard.data import StudyData, columns, front_view
     from dashboard.static_page import pareto_page
-    from explorer.cli import package_version
     from explorer.errors import UsageError
-    from explorer.storage import default_storage_url, redact
+    from explorer.storage import default_storage_url
 
     data = StudyData(frame, columns(frame.rows))
     view = front_view(data, frame.proxy_key.removeprefix("proxy_"), budgets)
-    page = pareto_page(data, view, redact(storage or default_storage_url()), package_version())
+    page = pareto_page(data, view, storage or default_storage_url())
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(page, encoding="utf-8")
