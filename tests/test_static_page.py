@@ -117,6 +117,18 @@ def test_a_wrong_study_writes_nothing(url, tmp_path, capsys):
     assert rc == 2 and "no study 'nope'" in err and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("kind", ["empty", "only failed"])
+def test_a_study_with_nothing_to_draw_writes_no_page(tmp_path, capsys, kind):
+    from tests.dashboard_fixtures import empty_study
+
+    url = f"sqlite:///{tmp_path}/n.db"
+    empty_study(url, "s") if kind == "empty" else build_study(url, "s", n=6, only_failed=True)
+    out = tmp_path / "x.html"
+    rc, _, err = run(capsys, "pareto", "--study", "s", "--storage", url, "--html", str(out))
+    assert rc == 1 and "--html: nothing to draw, study 's' has no complete trial" in err
+    assert "(0 complete); no page written" in err and not out.exists()
+
+
 def test_text_from_the_study_is_escaped(tmp_path):
     """A study name with markup shows as text, and inside the figure's script it cannot end
     the script early."""

@@ -129,7 +129,14 @@ def write_html(path: Path, frame, budgets, storage: str | None) -> None:
     from explorer.storage import default_storage_url
 
     data = StudyData(frame, columns(frame.rows))
-    view = front_view(data, frame.proxy_key.removeprefix("proxy_"), budgets)
+    family = frame.proxy_key.removeprefix("proxy_")
+    view = front_view(data, family, budgets)
+    if not view.shown.any():
+        from explorer.errors import StudyError
+
+        raise StudyError(f"--html: nothing to draw, study {frame.study_name!r} has no complete "
+                         f"trial with a TTFT and a {family.replace('_', '-')} proxy "
+                         f"({len(frame.complete())} complete); no page written")
     page = pareto_page(data, view, storage or default_storage_url())
     tmp = path.with_name(f".{path.name}.tmp")
     try:
