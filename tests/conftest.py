@@ -26,3 +26,15 @@ def fast_settings():
     from fastvlm.measure import MeasureSettings
 
     return MeasureSettings(device="cpu", budget_s=0.5, min_n=3, max_n=5, threads=1)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """`fastvlm-explore ARGS...` run in this process: (exit code, stdout, stderr)."""
+    from explorer.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        rc = main(list(args))
+        out, err = capsys.readouterr()
+        return rc, out, err
+    return run

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.cli import main
 from explorer.compare import speed_line, speed_summary, spearman
 from tests.dashboard_fixtures import build_study
 
@@ -23,12 +22,6 @@ def url(tmp_path_factory):
     build_study(url, "beta", n=60, seed=1, speed=2.0, device="synthetic-gpu")
     build_study(url, "gamma", n=30, seed=7)
     return url
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    rc = main(list(args))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -61,8 +54,8 @@ def test_speed_summary_of_known_ratios():
     assert speed_summary([], ["alpha", "beta"]) == []
 
 
-def test_two_devices_compared_from_the_cli(url, capsys):
-    rc, out, _ = run(capsys, "compare", "--study", "alpha", "--study", "beta", "--storage", url,
+def test_two_devices_compared_from_the_cli(url, run_cli):
+    rc, out, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
                      "--json")
     assert rc == 0
     d = json.loads(out)
@@ -73,38 +66,38 @@ def test_two_devices_compared_from_the_cli(url, capsys):
     assert 0.45 < speed["ratio_geomean"] < 0.55  # the synthetic device is 2x faster
     assert speed["rank_correlation"] > 0.95
     for study in d["studies"]:  # the fronts are `pareto`'s, under each study's own budget
-        _, front, _ = run(capsys, "pareto", "--study", study["study"], "--storage", url, "--json")
+        _, front, _ = run_cli("pareto", "--study", study["study"], "--storage", url, "--json")
         assert study["front"] == [t["number"] for t in json.loads(front)["trials"]]
     assert d["on_every_front"], "same configurations, one device 2x faster: fronts overlap"
     for row in d["on_every_front"]:
         assert row["alpha trial"] in d["studies"][0]["front"]
         assert row["beta trial"] in d["studies"][1]["front"]
-    rc, text, _ = run(capsys, "compare", "--study", "alpha", "--study", "beta", "--storage", url)
+    rc, text, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url)
     assert rc == 0 and speed_line(speed) in text
     shared = len(d["same_configurations"])  # the text lists the fastest 20 of them
     assert f"... and {shared - 20} slower ones (--json lists them all)" in text
     assert f"on every feasible front: {len(d['on_every_front'])} configuration(s)" in text
 
 
-def test_a_budget_given_applies_to_every_study(url, capsys):
-    rc, out, _ = run(capsys, "compare", "--study", "alpha", "--study", "beta", "--storage", url,
+def test_a_budget_given_applies_to_every_study(url, run_cli):
+    rc, out, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
                      "--json", "--max-ttft-ms", "2000")
     d = json.loads(out)
     for study in d["studies"]:
-        _, front, _ = run(capsys, "pareto", "--study", study["study"], "--storage", url,
+        _, front, _ = run_cli("pareto", "--study", study["study"], "--storage", url,
                           "--json", "--max-ttft-ms", "2000")
         assert study["front"] == [t["number"] for t in json.loads(front)["trials"]]
         rows = json.loads(front)["trials"]
         assert all(t["values"][0] <= 2000 for t in rows)
 
 
-def test_studies_without_shared_configurations(url, capsys):
-    rc, out, _ = run(capsys, "compare", "--study", "alpha", "--study", "gamma", "--storage", url,
+def test_studies_without_shared_configurations(url, run_cli):
+    rc, out, _ = run_cli("compare", "--study", "alpha", "--study", "gamma", "--storage", url,
                      "--json")
     d = json.loads(out)
     shared = len(d["same_configurations"])
     assert rc == 0 and len(d["speed"]) == (1 if shared else 0)
-    rc, text, _ = run(capsys, "compare", "--study", "alpha", "--study", "gamma", "--storage", url)
+    rc, text, _ = run_cli("compare", "--study", "alpha", "--study", "gamma", "--storage", url)
     assert rc == 0 and f"{shared} completed in all of them" in text
 
 
@@ -113,7 +106,7 @@ def test_studies_without_shared_configurations(url, capsys):
     (["alpha", "alpha"], "compare needs two or more different studies, got alpha, alpha"),
     (["alpha", "nope"], "no study 'nope' in this storage; available: alpha, beta, gamma"),
 ])
-def test_bad_study_lists_are_one_line_errors(url, capsys, studies, fragment):
+def test_bad_study_lists_are_one_line_errors(url, run_cli, studies, fragment):
     args = [a for s in studies for a in ("--study", s)]
-    rc, out, err = run(capsys, "compare", *args, "--storage", url)
+    rc, out, err = run_cli("compare", *args, "--storage", url)
     assert rc == 2 and fragment in err and len(err.splitlines()) == 1 and out == ""

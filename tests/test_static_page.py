@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from dashboard.static_page import pareto_page
-from explorer.cli import main
 from tests.dashboard_fixtures import build_study
 
 SPECIAL = ("recommended", "selected")
@@ -26,12 +25,6 @@ def url(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('html')}/s.db"
     build_study(url, "s", n=60, seed=3)
     return url
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    rc = main(list(args))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def figure(page: str) -> dict:
@@ -60,16 +53,16 @@ def table_numbers(page: str) -> list[int]:
     return [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", body)]
 
 
-def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, capsys):
+def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, run_cli):
     out = tmp_path / "front.html"
     budget = ["--max-ttft-ms", "2500"]
-    rc, table, err = run(capsys, "pareto", "--study", "s", "--storage", url, "--html", str(out),
+    rc, table, err = run_cli("pareto", "--study", "s", "--storage", url, "--html", str(out),
                          *budget)
     assert rc == 0 and f"wrote {out}" in err and "feasible Pareto-optimal" in table
     page = out.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["front.html"]  # no temporary file left
-    _, front, _ = run(capsys, "pareto", "--study", "s", "--storage", url, "--json", *budget)
-    _, rec, _ = run(capsys, "recommend", "--study", "s", "--storage", url, "--json", *budget)
+    _, front, _ = run_cli("pareto", "--study", "s", "--storage", url, "--json", *budget)
+    _, rec, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json", *budget)
     numbers = [t["number"] for t in json.loads(front)["trials"]]
     choice = json.loads(rec)["choice"]["number"]
     assert table_numbers(page) == numbers and len(numbers) >= 2
@@ -80,7 +73,7 @@ def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, ca
     assert f"<b>Recommended: trial {choice}</b>" in page
     fig = figure(page)
     rows = json.loads(front)  # every complete trial is drawn, in budget or greyed over it
-    _, everything, _ = run(capsys, "studies", "--storage", url, "--json")
+    _, everything, _ = run_cli("studies", "--storage", url, "--json")
     complete = json.loads(everything)["studies"][0]["trials"]["COMPLETE"]
     assert trial_points(fig) == complete > len(rows["trials"])
     assert any("over budget" in t["name"] for t in fig["data"])
@@ -90,9 +83,9 @@ def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, ca
     assert "TTFT measured on synthetic-cpu" in page and "not a benchmark score" in page
 
 
-def test_page_of_a_budget_nothing_meets_says_so(url, tmp_path, capsys):
+def test_page_of_a_budget_nothing_meets_says_so(url, tmp_path, run_cli):
     out = tmp_path / "none.html"
-    rc, _, _ = run(capsys, "pareto", "--study", "s", "--storage", url, "--html", str(out),
+    rc, _, _ = run_cli("pareto", "--study", "s", "--storage", url, "--html", str(out),
                    "--max-ttft-ms", "0.001")
     page = out.read_text()
     assert rc == 0 and "No recommendation: no complete trial meets the budgets" in page
@@ -103,28 +96,28 @@ def test_page_of_a_budget_nothing_meets_says_so(url, tmp_path, capsys):
     ("missing/front.html", "folder {tmp}/missing does not exist"),
     (".", "is a folder; give a file name"),
 ])
-def test_an_unwritable_target_is_refused_before_reading(url, tmp_path, capsys, target,
+def test_an_unwritable_target_is_refused_before_reading(url, tmp_path, run_cli, target,
                                                         fragment):
     path = tmp_path / target
-    rc, _, err = run(capsys, "pareto", "--study", "s", "--storage", url, "--html", str(path))
+    rc, _, err = run_cli("pareto", "--study", "s", "--storage", url, "--html", str(path))
     assert rc == 2 and fragment.format(tmp=tmp_path) in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_wrong_study_writes_nothing(url, tmp_path, capsys):
-    rc, _, err = run(capsys, "pareto", "--study", "nope", "--storage", url, "--html",
+def test_a_wrong_study_writes_nothing(url, tmp_path, run_cli):
+    rc, _, err = run_cli("pareto", "--study", "nope", "--storage", url, "--html",
                      str(tmp_path / "x.html"))
     assert rc == 2 and "no study 'nope'" in err and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("kind", ["empty", "only failed"])
-def test_a_study_with_nothing_to_draw_writes_no_page(tmp_path, capsys, kind):
+def test_a_study_with_nothing_to_draw_writes_no_page(tmp_path, run_cli, kind):
     from tests.dashboard_fixtures import empty_study
 
     url = f"sqlite:///{tmp_path}/n.db"
     empty_study(url, "s") if kind == "empty" else build_study(url, "s", n=6, only_failed=True)
     out = tmp_path / "x.html"
-    rc, _, err = run(capsys, "pareto", "--study", "s", "--storage", url, "--html", str(out))
+    rc, _, err = run_cli("pareto", "--study", "s", "--storage", url, "--html", str(out))
     assert rc == 1 and "--html: nothing to draw, study 's' has no complete trial" in err
     assert "(0 complete); no page written" in err and not out.exists()
 
