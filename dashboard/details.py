@@ -135,9 +135,8 @@ def importances(url: str | None, study: str,
         raise DashboardError(_first_line(e)) from None
     targets = [lambda t: t.values[0],
                (lambda t: -t.values[1]) if proxy is None else (lambda t: -proxy[t.number])]
-    with_proxy = done if proxy is None else [
-        t for t in done if math.isfinite(proxy.get(t.number, math.nan))]
-    usable = [done, done if len(with_proxy) == len(done) else with_proxy]
+    usable = [done, done if proxy is None else [
+        t for t in done if math.isfinite(proxy.get(t.number, math.nan))]]
     out = []
     for target, trials in zip(targets, usable):
         if len(trials) < 10:

@@ -62,35 +62,38 @@ def check_port(host: str, port_: int) -> None:
     host is not an address of this machine. (The port is free again when Streamlit binds it.)"""
     from explorer.errors import UsageError
 
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit binds
-        try:
-            s.bind((host, port_))
-        except socket.gaierror:
-            raise UsageError(f"--host {host!r} is not a known address; e.g. 127.0.0.1 (this "
-                             "machine only) or 0.0.0.0 (every interface)") from None
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                raise UsageError(f"port {port_} on {host} is in use (another dashboard?); pick "
-                                 f"a free one, e.g. --port {free_port(host, port_)}") from None
-            if e.errno == errno.EADDRNOTAVAIL:
-                raise UsageError(f"--host {host} is not an address of this machine; e.g. "
-                                 "127.0.0.1 (this machine only) or 0.0.0.0 (every "
-                                 "interface)") from None
-            raise UsageError(f"cannot listen on {host}:{port_}: {e.strerror or e}") from None
+    try:
+        _bind(host, port_)
+    except socket.gaierror:
+        raise UsageError(f"--host {host!r} is not a known address; e.g. 127.0.0.1 (this "
+                         "machine only) or 0.0.0.0 (every interface)") from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port_} on {host} is in use (another dashboard?); pick "
+                             f"a free one, e.g. --port {free_port(host, port_)}") from None
+        if e.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(f"--host {host} is not an address of this machine; e.g. "
+                             "127.0.0.1 (this machine only) or 0.0.0.0 (every "
+                             "interface)") from None
+        raise UsageError(f"cannot listen on {host}:{port_}: {e.strerror or e}") from None
 
 
 def free_port(host: str, after: int) -> int:
     """The first port above `after` that `host` can bind (for the error's suggestion)."""
     for candidate in range(after + 1, min(after + 100, 65535) + 1):
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, candidate))
-                return candidate
-            except OSError:
-                continue
+        try:
+            _bind(host, candidate)
+            return candidate
+        except OSError:
+            continue
     return 0  # nothing near: let the system pick
+
+
+def _bind(host: str, port_: int) -> None:
+    """Bind and release `host:port_` as Streamlit will bind it (SO_REUSEADDR); OSError if not."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port_))
 
 
 def run(args) -> int:

@@ -64,9 +64,10 @@ def run(args) -> int:
     if args.html is not None:
         check_writable(args.html)  # before the study is read: a typo costs nothing
     frame = load_frame(args.study, args.storage)
-    front = frame.front(budgets_from_args(frame, args))
+    budgets = budgets_from_args(frame, args)
+    front = frame.front(budgets)
     if args.html is not None:
-        write_html(args.html, frame, budgets_from_args(frame, args), args.storage)
+        write_html(args.html, frame, budgets, args.storage)
     if args.json:
         print_json({"study": frame.study_name, "directions": frame.directions,
                     "metric_names": frame.metric_names, "trials": [_trial_json(r) for r in front]})
@@ -125,15 +126,13 @@ def write_html(path: Path, frame, budgets, storage: str | None) -> None:
     """The page, written whole or not at all (a temporary file renamed into place)."""
     from dashboard.data import StudyData, columns, front_view
     from dashboard.static_page import pareto_page
-    from explorer.errors import UsageError
+    from explorer.errors import StudyError, UsageError
     from explorer.storage import default_storage_url
 
     data = StudyData(frame, columns(frame.rows))
     family = frame.proxy_key.removeprefix("proxy_")
     view = front_view(data, family, budgets)
     if not view.shown.any():
-        from explorer.errors import StudyError
-
         raise StudyError(f"--html: nothing to draw, study {frame.study_name!r} has no complete "
                          f"trial with a TTFT and a {family.replace('_', '-')} proxy "
                          f"({len(frame.complete())} complete); no page written")
