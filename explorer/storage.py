@@ -127,11 +127,12 @@ def trial_by_number(study, number: int):
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages (a URL without one is left as it is)."""
     if "://" in url and "@" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+        if ":" in creds:
+            return f"{scheme}://{creds.split(':')[0]}:***@{host}"
     return url
 
 

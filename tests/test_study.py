@@ -11,7 +11,7 @@ import pytest
 
 from explorer.errors import StudyError
 from explorer.spec import SpecError, load_spec
-from explorer.storage import default_storage_url, open_storage
+from explorer.storage import default_storage_url, open_storage, redact
 from explorer.study import run_study
 from study_fixtures import write_tiny_study
 
@@ -267,6 +267,15 @@ def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url):
     r = cli("pareto", "--study", "x", "--storage", url.format(tmp_path))
     assert r.returncode == 1 and "no study storage at" in r.stderr
     assert list(tmp_path.iterdir()) == []  # reading never creates a storage
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://me:secret@db.example:5432/fvlm", "postgresql://me:***@db.example:5432/fvlm"),
+    ("postgresql://me@db.example/fvlm", "postgresql://me@db.example/fvlm"),  # no password to hide
+    ("sqlite:///results/x.db", "sqlite:///results/x.db"),
+])
+def test_messages_show_storage_urls_without_their_password(url, shown):
+    assert redact(url) == shown
 
 
 def test_pareto_table_flags_unstable_timings(tmp_path):
