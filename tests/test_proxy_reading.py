@@ -19,7 +19,7 @@ from PIL import Image
 
 from fastvlm.proxy import pages as pages_mod
 from fastvlm.proxy import reader as reader_mod
-from fastvlm.proxy.legibility import Legibility, legibility_curve, legibility_path
+from fastvlm.proxy.legibility import Legibility, is_cached, legibility_curve, legibility_path
 from fastvlm.proxy.legibility import measured_legibility
 from fastvlm.proxy.pages import FAMILIES, FAMILY_KINDS, GENERATOR_VERSION, KINDS, render_page
 from fastvlm.proxy.reader import char_accuracy, degrade, levenshtein, preprocess, reader_version
@@ -219,7 +219,9 @@ def test_null_pages_score_chance_at_every_resolution(kind):
 
 
 def test_repeated_call_is_cached_and_identical():
+    assert not is_cached(512, "general", pages=2) and not legibility_path().exists()
     first = measured_legibility(512, "general", pages=2)
+    assert is_cached(512, "general", pages=2) and not is_cached(512, "general", pages=2, seed=1)
     again = measured_legibility(512, "general", pages=2)
     assert not first.cached and again.cached
     assert again.value == first.value and again.key == first.key

@@ -269,6 +269,31 @@ def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url):
     assert list(tmp_path.iterdir()) == []  # reading never creates a storage
 
 
+def test_dry_run_counts_what_this_machine_has_measured(tmp_path, run_cli):
+    study = write_tiny_study(tmp_path, trials=2)  # 2 resolutions x 2 last-stage widths
+    cache_dir = tmp_path / "cache"
+
+    def coverage():
+        rc, out, err = run_cli("sweep", str(study), "--dry-run", "--json")
+        assert rc == 0, err
+        return json.loads(out)["cache"]
+
+    before = coverage()
+    assert not cache_dir.exists()  # counting creates no cache
+    assert (before["points"], before["configurations"], before["rejected"]) == (4, 4, 0)
+    assert before["cached_configurations"] == 0
+    assert all(t["cached"] == 0 for t in before["timings"].values())
+    sweep(load_spec(study))
+    after = coverage()
+    # the sweep measured 2 distinct configurations (repeats are skipped), each with its own
+    # encoder (resolution and width differ), so exactly 2 are now covered
+    assert after["cached_configurations"] == 2
+    assert after["timings"]["encoder"] == {"needed": before["timings"]["encoder"]["needed"],
+                                           "cached": 2}
+    rc, out, _ = run_cli("sweep", str(study), "--dry-run")
+    assert "every stage timing of 2 of 4 configurations" in " ".join(out.split())  # wrapped
+
+
 @pytest.mark.parametrize("url, shown", [
     ("postgresql://me:secret@db.example:5432/fvlm", "postgresql://me:***@db.example:5432/fvlm"),
     ("postgresql://me@db.example/fvlm", "postgresql://me@db.example/fvlm"),  # no password to hide

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from ._options import (add_progress_arg, add_storage_arg, positive_float, positive_int, print_json,
                        progress_enabled)
@@ -34,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("study_file", metavar="STUDY.toml")
     _common(p)
     p.add_argument("--dry-run", action="store_true",
-                   help="validate the study file and print the space; touch no storage")
+                   help="validate the study file, print the space and how much of it this "
+                        "machine has already measured; touch no storage")
     p.set_defaults(func=run_sweep)
 
     w = sub.add_parser("worker", help="join an existing study from another process or machine",
@@ -124,12 +126,15 @@ def _run(spec, args, worker: bool) -> int:
 
 
 def _describe(spec, args, notes: list[str]) -> int:
+    from explorer.coverage import cache_coverage, coverage_line
+
     grid = spec.space.grid()
     info = {"name": spec.name, "description": spec.description, "objectives": spec.objectives,
             "sampler": spec.sampler, "trials": spec.trials, "proxy_tier": spec.proxy_tier,
             "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
             "space": grid, "space_size": spec.space.size(), "references": spec.references}
     info["notes"] = notes
+    info["cache"] = coverage = cache_coverage(spec)
     if spec.space.width_multiplier is not None:
         info["width_multiplier_widths"] = {f"{m:g}": list(w) for m, w in
                                            spec.space.multiplier_widths().items()}
@@ -148,5 +153,7 @@ def _describe(spec, args, notes: list[str]) -> int:
                 print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
     print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
+    print(textwrap.fill(coverage_line(coverage, spec.measure_settings().budget_s), width=100,
+                        initial_indent="  ", subsequent_indent="  "))
     _print_notes(notes)
     return 0

@@ -69,15 +69,8 @@ def measured_legibility(resolution: int, family: str, *, seed: int = 0,
         reader: "tesseract" (what tier 1 is calibrated with) or "rapidocr" (a cross-check).
     """
     t0 = time.perf_counter()
-    params = _validate(resolution, family, seed, pages, font, kernel, kind, font_px)
-    if text_scale != 1.0:  # keys of unscaled pages stay as they were
-        if not 0.25 <= text_scale <= 4:
-            raise ValueError(f"text_scale {text_scale!r} is invalid; valid: 0.25..4")
-        params["text_scale"] = float(text_scale)
-    check_reader(reader)
-    params["reader"] = reader_version(reader)  # Tesseract's keys are what they always were
-    params["generator"] = GENERATOR_VERSION
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    params, key = _params_and_key(resolution, family, seed, pages, font, kernel, kind, font_px,
+                                  text_scale, reader)
     with _Store(legibility_path()) as store:
         hit = store.get(key)
         if hit is None:
@@ -98,9 +91,37 @@ def measured_legibility(resolution: int, family: str, *, seed: int = 0,
                       measure_ms=float(hit["measure_ms"]))
 
 
+def is_cached(resolution: int, family: str, *, seed: int = 0, pages: int = DEFAULT_PAGES,
+              font: str = "dejavu", kernel: str = "bicubic", kind: str | None = None,
+              font_px: int | None = None, text_scale: float = 1.0,
+              reader: str = "tesseract") -> bool:
+    """Would `measured_legibility` with these arguments be served from the cache? Reads only
+    (no cache file is created)."""
+    _, key = _params_and_key(resolution, family, seed, pages, font, kernel, kind, font_px,
+                             text_scale, reader)
+    if not legibility_path().exists():
+        return False
+    with _Store(legibility_path()) as store:
+        return store.get(key) is not None
+
+
 def legibility_curve(resolutions, family: str, **kw) -> dict[int, Legibility]:
     """`measured_legibility` at each resolution (same pages throughout; keywords as there)."""
     return {int(r): measured_legibility(int(r), family, **kw) for r in resolutions}
+
+
+def _params_and_key(resolution, family, seed, pages, font, kernel, kind, font_px, text_scale,
+                    reader) -> tuple[dict, str]:
+    """Every input of a measurement, validated, and the cache key they hash to."""
+    params = _validate(resolution, family, seed, pages, font, kernel, kind, font_px)
+    if text_scale != 1.0:  # keys of unscaled pages stay as they were
+        if not 0.25 <= text_scale <= 4:
+            raise ValueError(f"text_scale {text_scale!r} is invalid; valid: 0.25..4")
+        params["text_scale"] = float(text_scale)
+    check_reader(reader)
+    params["reader"] = reader_version(reader)  # Tesseract's keys are what they always were
+    params["generator"] = GENERATOR_VERSION
+    return params, hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _validate(resolution, family, seed, pages, font, kernel, kind, font_px) -> dict:

@@ -141,6 +141,16 @@ def measured_legibilities(resolution: int, seed: int = 0) -> tuple[dict[str, flo
     return values, notes
 
 
+def tier1_cached(resolution: int, seed: int = 0) -> bool:
+    """Are tier 1's legibilities at `resolution` (every family) in this machine's cache?"""
+    from .legibility import is_cached
+
+    _require_tier1_calibration()
+    fits = load()["tiers"]["1"]
+    return all(is_cached(resolution, family, seed=seed, text_scale=fits[family]["text_scale"])
+               for family in FAMILIES)
+
+
 def tier1(cfg: VlmConfig, seed: int = 0) -> ProxyResult:
     t0 = time.perf_counter()
     legibility, notes = measured_legibilities(cfg.resolution, seed)
