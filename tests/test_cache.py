@@ -3,8 +3,6 @@
 import json
 import multiprocessing as mp
 import os
-import subprocess
-import sys
 
 from fastvlm.cache import LatencyCache
 
@@ -32,17 +30,16 @@ def test_clear_unstable_keeps_the_quiet_timings(tmp_path):
     assert c.clear(None, unstable_only=True) == 1 and len(c.entries()) == 2
 
 
-def test_cache_command_lists_and_clears_unstable(tmp_path):
+def test_cache_command_lists_and_clears_unstable(tmp_path, monkeypatch, run_cli):
     from fastvlm.runtime import setup_runtime
 
-    env = {**os.environ, "FASTVLM_CACHE_DIR": str(tmp_path)}
+    monkeypatch.setenv("FASTVLM_CACHE_DIR", str(tmp_path))
     fp = setup_runtime().fingerprint
     c = LatencyCache(tmp_path / "latency.sqlite")
     c.put(fp, "encoder", "a", {"unstable": True})
     c.put(fp, "encoder", "b", {"unstable": False})
     c.close()
-    run = lambda *a: subprocess.run([sys.executable, "-m", "explorer.cli", "cache", *a],  # noqa
-                                    capture_output=True, text=True, env=env, timeout=120)
+    run = lambda *a: run_cli("cache", *a)  # noqa: E731
     listed = run("list")
     assert listed.returncode == 0 and "encoder    2 (1 unstable)" in listed.stdout, listed
     listed = json.loads(run("list", "--json").stdout)
@@ -53,7 +50,7 @@ def test_cache_command_lists_and_clears_unstable(tmp_path):
     assert cleared.returncode == 0 and "removed 1 unstable entries" in cleared.stdout
     assert "encoder    1\n" in run("list").stdout
     assert json.loads(run("clear", "--unstable", "--json").stdout)["removed"] == 0
-    env["FASTVLM_CACHE_DIR"] = str(tmp_path / "none")
+    monkeypatch.setenv("FASTVLM_CACHE_DIR", str(tmp_path / "none"))
     empty = run("list")
     assert empty.returncode == 0 and "no cache yet" in empty.stdout
     assert not (tmp_path / "none").exists()  # listing never creates a cache

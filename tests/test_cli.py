@@ -48,14 +48,21 @@ def test_measure_json_tiny():
     (["--preset", "tiny", "--budget-s", "0"], "--budget-s: must be a number > 0, got '0'"),
     (["--preset", "tiny", "--bogus"], "measure: error: unrecognized arguments: --bogus"),
 ])
-def test_bad_configurations_exit_2_with_one_line(args, fragment):
-    r = run("measure", *args)
+def test_bad_configurations_exit_2_with_one_line(args, fragment, run_cli):
+    r = run_cli("measure", *args)
     assert r.returncode == 2
     assert fragment in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_proxy_says_when_an_option_has_no_effect():
-    r = run("proxy", "--preset", "tiny", "--budget-s", "5", "--json")
+def test_an_error_is_one_line_in_a_fresh_process_too():
+    # import-time warnings (torch, timm, transformers) show only in a new interpreter
+    r = run("measure", "--preset", "tiny", "--device", ABSENT)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"error: device '{ABSENT}' is not available here; available: cpu")
+
+
+def test_proxy_says_when_an_option_has_no_effect(run_cli):
+    r = run_cli("proxy", "--preset", "tiny", "--budget-s", "5", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["tier"] == 0
     assert "note: --budget-s has no effect on tier 0 (it applies to tier 2)" in r.stderr

@@ -1,8 +1,6 @@
 """`fastvlm-explore confirm`: finalists re-measured in fresh processes, judged and stored."""
 
 import json
-import subprocess
-import sys
 
 import optuna
 import pytest
@@ -13,11 +11,6 @@ from explorer.spec import load_spec
 from explorer.storage import default_storage_url, open_storage
 from explorer.study import run_study
 from study_fixtures import write_tiny_study
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
-                          text=True, timeout=600)
 
 
 def run(ttft: float, canary: float = 2.0) -> dict:
@@ -83,11 +76,11 @@ def test_a_failing_child_is_a_recorded_reason_not_a_crash(tmp_path):
     assert "not divisible" in out["error"] and "Traceback" not in out["error"]
 
 
-def test_confirm_a_real_study_end_to_end(tmp_path):
+def test_confirm_a_real_study_end_to_end(tmp_path, run_cli):
     url = default_storage_url()
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
     run_study(spec, open_storage(url), url, show_progress=False)
-    r = cli("confirm", "--study", "tiny", "--processes", "2", "--json")
+    r = run_cli("confirm", "--study", "tiny", "--processes", "2", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["processes"] == 2 and len(data["trials"]) >= 1
@@ -98,22 +91,22 @@ def test_confirm_a_real_study_end_to_end(tmp_path):
     assert set(stored) == {str(t["number"]) for t in data["trials"]}
     assert all(s["fingerprint"] for s in stored.values())
 
-    table = cli("pareto", "--study", "tiny")
+    table = run_cli("pareto", "--study", "tiny")
     assert table.returncode == 0 and "confirmed ms (spread)" in table.stdout
-    front = json.loads(cli("pareto", "--study", "tiny", "--json").stdout)["trials"]
+    front = json.loads(run_cli("pareto", "--study", "tiny", "--json").stdout)["trials"]
     confirmed = {t["number"]: t["confirmed"] for t in front}
     first = data["trials"][0]
     assert confirmed[first["number"]]["ttft_ms"] == pytest.approx(first["median_ms"])
-    rec = cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9")
+    rec = run_cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9")
     assert rec.returncode == 0 and "fresh processes" in rec.stdout
     # a confirmation far from the sweep's timing is a caution, not a footnote
     study = optuna.load_study(study_name="tiny", storage=url)
-    chosen = json.loads(cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9",
+    chosen = json.loads(run_cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9",
                             "--json").stdout)["choice"]
     far = {**stored, str(chosen["number"]): {**stored.get(str(chosen["number"]), first),
                                              "median_ms": 3.5 * chosen["ttft_ms"]}}
     study.set_user_attr("confirmations", far)
-    rec = cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9")
+    rec = run_cli("recommend", "--study", "tiny", "--max-ttft-ms", "1e9")
     assert "(+250% vs the sweep" in rec.stdout and "caution: the fresh processes and the sweep " \
         "disagree by +250%" in rec.stdout
 
@@ -123,23 +116,23 @@ def test_confirm_a_real_study_end_to_end(tmp_path):
     (["--budget-s", "0"], "argument --budget-s: must be a number > 0, got '0'", False),
     (["--trials", "99"], "trial 99 is not a complete trial of study 'tiny'; complete: 0", True),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment, needs_study):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment, needs_study, run_cli):
     if needs_study:
         url = default_storage_url()
         run_study(load_spec(write_tiny_study(tmp_path, trials=1)), open_storage(url), url,
                   show_progress=False)
-    r = cli("confirm", "--study", "tiny", *args)
+    r = run_cli("confirm", "--study", "tiny", *args)
     assert r.returncode == 2 and fragment in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_another_device_is_refused(tmp_path):
+def test_another_device_is_refused(tmp_path, run_cli):
     url = default_storage_url()
     run_study(load_spec(write_tiny_study(tmp_path, trials=1)), open_storage(url), url,
               show_progress=False)
     study = optuna.load_study(study_name="tiny", storage=url)
     fp = dict(study.user_attrs["fingerprint"]) | {"fingerprint": "elsewhere", "device": "cuda"}
     study.set_user_attr("fingerprint", fp)
-    r = cli("confirm", "--study", "tiny")
+    r = run_cli("confirm", "--study", "tiny")
     assert r.returncode == 1 and "--allow-other-device" in r.stderr
     assert "confirmations" not in optuna.load_study(study_name="tiny", storage=url).user_attrs

@@ -1,6 +1,5 @@
 """Study files: accepted shipped studies; bad files rejected with file, key and reason."""
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -72,40 +71,35 @@ def test_bad_study_files(tmp_path, text, fragment):
     assert fragment in str(err.value) and str(f) in str(err.value)
 
 
-def test_a_device_this_machine_lacks_is_refused_before_any_storage(tmp_path):
+def test_a_device_this_machine_lacks_is_refused_before_any_storage(tmp_path, run_cli):
     absent = "cuda" if sys.platform == "darwin" else "mps"
     f = tmp_path / "gpu.toml"
     f.write_text(f'name = "x"\n[space]\nresolution = [512]\n[measure]\ndevice = "{absent}"\n')
     db = tmp_path / "store.db"
     for extra in (["--dry-run"], []):
-        r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(f), "--storage",
-                            f"sqlite:///{db}", *extra], capture_output=True, text=True,
-                           timeout=300)
+        r = run_cli("sweep", f, "--storage", f"sqlite:///{db}", *extra)
         assert r.returncode == 2 and f"device '{absent}' is not available here" in r.stderr
         assert str(f) in r.stderr and not db.exists()
 
 
-def test_cli_rejects_bad_file_before_creating_storage(tmp_path):
+def test_cli_rejects_bad_file_before_creating_storage(tmp_path, run_cli):
     f = tmp_path / "bad.toml"
     f.write_text('name = "x"\n[space]\nresolution = [512]\nwidth = 3\n')
     db = tmp_path / "store.db"
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(f), "--storage",
-                        f"sqlite:///{db}"], capture_output=True, text=True, timeout=300)
+    r = run_cli("sweep", f, "--storage", f"sqlite:///{db}")
     assert r.returncode == 2 and "unknown key 'space.width'" in r.stderr
     assert "Traceback" not in r.stderr and not db.exists()
 
 
-def test_dry_run_shows_what_each_width_multiplier_builds():
-    study = ROOT / "studies" / "mobile.toml"
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(study), "--dry-run"],
-                       capture_output=True, text=True, timeout=300)
+def test_dry_run_shows_what_each_width_multiplier_builds(run_cli):
+    r = run_cli("sweep", ROOT / "studies" / "mobile.toml", "--dry-run")
     assert r.returncode == 0, r.stderr
     # 96 x 0.75 = 72 is snapped to a multiple of 16: the user is told it is x0.83
     assert "0.75 -> widths 80-160-320-640-1280 (x0.83 after snapping)" in r.stdout
     assert "0.5 -> widths 48-96-192-384-768\n" in r.stdout
 
 
-def test_llms_whose_weights_exceed_the_memory_budget_are_named_before_a_sweep(tmp_path):
+def test_llms_whose_weights_exceed_the_memory_budget_are_named_before_a_sweep(tmp_path, run_cli):
     study = tmp_path / "s.toml"
     study.write_text((ROOT / "studies" / "mobile.toml").read_text()
                      .replace('include = "presets/base.toml"',
@@ -117,8 +111,7 @@ def test_llms_whose_weights_exceed_the_memory_budget_are_named_before_a_sweep(tm
     # Qwen2-1.5B: 1.54 B parameters x 4 bytes > 3 GB; Qwen2-0.5B (1.9 GB) fits
     assert len(notes) == 1 and notes[0].startswith(
         "llm qwen2-1.5b in float32 can never meet max_memory_mb 3,072: its weights alone are 5,8")
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", str(study), "--dry-run"],
-                       capture_output=True, text=True, timeout=300)
+    r = run_cli("sweep", study, "--dry-run")
     assert r.returncode == 0 and f"note: {notes[0]}" in r.stderr
     # the dry run's cache count walks the space as the sweep would: every 1.5B point is rejected
     assert "3,024 points are invalid or over budget (never measured)" in " ".join(r.stdout.split())

@@ -2,8 +2,6 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
 import warnings
 
 import optuna
@@ -205,15 +203,9 @@ def test_ctrl_c_on_the_spaces_last_configuration_is_rerun(tmp_path, monkeypatch)
     assert second["trials"]["COMPLETE"] == 4 and second["stopped_early"] is None
 
 
-def cli(*args):
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
-                       text=True, timeout=600)
-    return r
-
-
-def test_pareto_recommend_export_on_a_real_study(tmp_path):
+def test_pareto_recommend_export_on_a_real_study(tmp_path, run_cli):
     sweep(load_spec(write_tiny_study(tmp_path, trials=4)))
-    r = cli("pareto", "--study", "tiny", "--json")
+    r = run_cli("pareto", "--study", "tiny", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["study"] == "tiny" and data["directions"] == ["minimize", "maximize"]
@@ -223,19 +215,19 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path):
     import csv
     import io
 
-    r = cli("pareto", "--study", "tiny", "--csv")
+    r = run_cli("pareto", "--study", "tiny", "--csv")
     table = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [int(row["number"]) for row in table] == [t["number"] for t in data["trials"]]
     assert json.loads(table[0]["config"]) == first["config"]  # JSON, not a Python repr
     low, high = first["ttft_breakdown"]["ttft_ci_ms"]  # the same key as `measure --json`
     assert low <= first["ttft_breakdown"]["ttft_ms"] <= high
-    r = cli("pareto", "--study", "tiny", "--csv", "--max-ttft-ms", "0.001")
+    r = run_cli("pareto", "--study", "tiny", "--csv", "--max-ttft-ms", "0.001")
     assert r.returncode == 0 and "no feasible complete trial" in r.stderr
     assert r.stdout.splitlines()[0].startswith("number,") and len(r.stdout.splitlines()) == 1
-    r = cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")
+    r = run_cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")
     assert r.returncode == 0 and "recommended: trial" in r.stdout and "why:" in r.stdout
     out = tmp_path / "export"
-    r = cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
+    r = run_cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert {"config.json", "MODEL_CARD.md", "fastvlm_explorer.json"} <= {p.name for p in
                                                                          out.iterdir()}
@@ -246,7 +238,7 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path):
         model = FastVlmForConditionalGeneration(AutoConfig.from_pretrained(out))
     reported = json.loads((out / "measurements.json").read_text())["counts"]["params"]["total"]
     assert sum(p.numel() for p in model.parameters()) == reported
-    again = cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
+    again = run_cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
     assert again.returncode == 2 and "--force" in again.stderr
 
 
@@ -256,15 +248,15 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path):
      "no trial 99 in study 'tiny'; valid: 0..0"),
     (["export", "--study", "tiny", "--trial", "-1", "--out", "x"], "no trial -1"),
 ])
-def test_reading_errors_are_one_line(tmp_path, args, fragment):
+def test_reading_errors_are_one_line(tmp_path, args, fragment, run_cli):
     sweep(load_spec(write_tiny_study(tmp_path, trials=1)))
-    r = cli(*args)
+    r = run_cli(*args)
     assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("url", ["sqlite:///{}/none.db", "journal://{}/none.log"])
-def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url):
-    r = cli("pareto", "--study", "x", "--storage", url.format(tmp_path))
+def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url, run_cli):
+    r = run_cli("pareto", "--study", "x", "--storage", url.format(tmp_path))
     assert r.returncode == 1 and "no study storage at" in r.stderr
     assert list(tmp_path.iterdir()) == []  # reading never creates a storage
 
@@ -303,7 +295,7 @@ def test_messages_show_storage_urls_without_their_password(url, shown):
     assert redact(url) == shown
 
 
-def test_pareto_table_flags_unstable_timings(tmp_path):
+def test_pareto_table_flags_unstable_timings(tmp_path, run_cli):
     """A front trial timed on a busy machine says so in the table, with how to re-measure."""
     from explorer.results import load_frame
     from tests.dashboard_fixtures import build_study
@@ -313,7 +305,7 @@ def test_pareto_table_flags_unstable_timings(tmp_path):
     front = load_frame("flags", url).front()
     shaky = [r["number"] for r in front if r["unstable"]]
     assert len(shaky) == 1 and len(front) == 6
-    r = cli("pareto", "--study", "flags", "--storage", url)
+    r = run_cli("pareto", "--study", "flags", "--storage", url)
     assert r.returncode == 0, r.stderr
     lines = {int(line.split()[0]): line for line in r.stdout.splitlines()
              if line[:1].isdigit()}
@@ -322,7 +314,7 @@ def test_pareto_table_flags_unstable_timings(tmp_path):
     assert "cache clear --unstable" in r.stdout
 
 
-def test_recommend_cautions_about_an_unstable_choice(tmp_path):
+def test_recommend_cautions_about_an_unstable_choice(tmp_path, run_cli):
     from explorer.recommend import recommend
     from explorer.results import Budgets, load_frame
     from tests.dashboard_fixtures import build_study
@@ -334,18 +326,18 @@ def test_recommend_cautions_about_an_unstable_choice(tmp_path):
     budget = shaky["ttft_ms"] * 1.0001  # the budget that makes the unstable trial the choice
     choice = recommend(frame, Budgets(max_ttft_ms=budget)).choice
     assert choice["number"] == shaky["number"]  # the front's most accurate within budget
-    r = cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms", str(budget))
+    r = run_cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms", str(budget))
     assert r.returncode == 0, r.stderr
     assert f"recommended: trial {choice['number']}" in r.stdout
     assert "caution: its TTFT was timed on a busy machine" in r.stdout
     fastest = frame.front()[0]  # stable; the only front trial within its own TTFT
     assert not fastest["unstable"]
-    r = cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms",
+    r = run_cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms",
             str(fastest["ttft_ms"] * 1.0001))
     assert f"recommended: trial {fastest['number']}" in r.stdout and "caution" not in r.stdout
 
 
-def test_recommend_defaults_to_the_studys_ttft_budget(tmp_path):
+def test_recommend_defaults_to_the_studys_ttft_budget(tmp_path, run_cli):
     from explorer.recommend import recommend
     from explorer.results import load_frame
     from tests.dashboard_fixtures import build_study
@@ -355,10 +347,10 @@ def test_recommend_defaults_to_the_studys_ttft_budget(tmp_path):
     build_study(url, "open", n=30, seed=2, max_ttft_ms=None)
     frame = load_frame("stored", url)
     expected = recommend(frame, frame.stored_budgets).choice["number"]
-    r = cli("recommend", "--study", "stored", "--storage", url)
+    r = run_cli("recommend", "--study", "stored", "--storage", url)
     assert r.returncode == 0, r.stderr
     assert f"recommended: trial {expected}" in r.stdout
-    r = cli("recommend", "--study", "open", "--storage", url)
+    r = run_cli("recommend", "--study", "open", "--storage", url)
     assert r.returncode == 2 and "--max-ttft-ms" in r.stderr and "ms)" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
