@@ -1,18 +1,20 @@
 """Pick the best configuration under budgets, and say why (pure; used by CLI and dashboard).
 
-Best = the highest proxy accuracy among complete trials within the budgets. Proxy differences
-smaller than the combined uncertainty are ties; among the trials tied with the best the fastest
-wins, so the recommendation never pays latency for noise. Candidates are the trials no other
-feasible trial beats on both TTFT and proxy: a tie is not transitive, and a noisy trial that
-ties with the best can still be slower *and* less accurate than a precise one that does not.
-With `ties=False` (`recommend --most-accurate`) the highest proxy wins outright: the
-uncertainty is mostly the calibration's, which nearby configurations largely share, so an
-architect may trust a difference smaller than it. The explanation names what the choice beats
-and what the next-better option (over budget) would cost.
+Best = the highest proxy accuracy among complete trials within the budgets (the fastest of
+equals). Proxy differences smaller than the combined uncertainty are ties; among the trials tied
+with the best the fastest wins, so the recommendation never pays latency for noise. Candidates
+are the trials no other feasible trial beats on both TTFT and proxy: a tie is not transitive,
+and a noisy trial that ties with the best can still be slower *and* less accurate than a precise
+one that does not. With `ties=False` (`recommend --most-accurate`) the highest proxy wins
+outright: the uncertainty is mostly the calibration's, which nearby configurations largely
+share, so an architect may trust a difference smaller than it. The explanation names what the
+choice beats and what the next-better option (over budget) would cost. `ladder` lists the
+choice at every TTFT budget where it changes (`recommend --ladder`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -32,6 +34,7 @@ class Recommendation:
     feasible: int
     tied_with: list[dict] = field(default_factory=list)
     fastest: dict | None = None  # fastest feasible trial, for comparison
+    most_accurate: dict | None = None  # highest proxy within budget (the choice, or ties it)
     next_better: dict | None = None  # best accuracy gain beyond the budget, cheapest first
     reason: str = ""
     ties: bool = True  # proxy differences within the uncertainty tie (the fastest tied wins)
@@ -45,6 +48,7 @@ class Recommendation:
         return {"choice": pick(self.choice), "budgets": self.budgets.__dict__,
                 "proxy": self.proxy_key, "feasible_trials": self.feasible,
                 "tied_with": [pick(r) for r in self.tied_with], "fastest": pick(self.fastest),
+                "most_accurate": pick(self.most_accurate),
                 "next_better": pick(self.next_better), "reason": self.reason,
                 "ties": self.ties}
 
@@ -71,7 +75,10 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
     if not idx.size:
         rec.reason = _nothing_fits(frame, budgets, key)
         return rec
-    top = idx[np.argmax(proxy[idx])]  # the first of equals, as max() over the rows
+    most = idx[proxy[idx] == proxy[idx].max()]
+    # the fastest of equals (then the first): always on the front, so the ties it sets do not
+    # depend on a slower duplicate's uncertainty, and only front trials move the `ladder`
+    top = most[np.argmin(ttft[most])]
     undominated = idx[pareto_mask(np.column_stack([ttft[idx], -proxy[idx]]))]
     # the fastest of the undominated trials tying with the best; repeats count once
     tied = undominated[same(top)[undominated]]
@@ -80,6 +87,7 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
     choice = tied[0]  # the first is never a repeat: first_per_config keeps it
     rec.choice, rec.tied_with = rows[choice], tied_rows[1:]
     rec.fastest = rows[idx[np.argmin(ttft[idx])]]
+    rec.most_accurate = rows[top]
     # the fastest clearly-better trial outside the budgets (first in row order among equals)
     outside = np.ones(len(rows), dtype=bool)
     outside[idx] = False
@@ -87,8 +95,34 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
         better = np.flatnonzero(outside & (proxy > proxy[choice]) & ~same(choice))
     if better.size:
         rec.next_better = rows[better[np.argmin(ttft[better])]]
-    rec.reason = _explain(rec, key, rows[top])
+    rec.reason = _explain(rec, key, rec.most_accurate)
     return rec
+
+
+def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Recommendation]:
+    """The recommendation at every TTFT budget where it changes, cheapest budget first: each
+    holds from its `budgets.max_ttft_ms` up to the next one's. The other budgets apply as given;
+    `budgets.max_ttft_ms` (if set) ends the ladder.
+
+    Only a budget that admits a trial of the feasible (TTFT, proxy) front can change the
+    recommendation: a trial dominated among those within a budget is dominated by one that is
+    no slower. With ties, a bigger budget often changes nothing: what it buys is within the
+    proxy's uncertainty; that is the point of the ladder."""
+    key = frame.proxy_key
+    ttft, proxy = frame.column("ttft_ms"), frame.column(key)
+    idx = frame.feasible_index(dataclasses.replace(budgets, max_ttft_ms=None))
+    idx = idx[~np.isnan(proxy[idx]) & ~np.isnan(ttft[idx])]
+    if budgets.max_ttft_ms is not None:
+        idx = idx[ttft[idx] <= budgets.max_ttft_ms]
+    if not idx.size:
+        return []
+    front = idx[pareto_mask(np.column_stack([ttft[idx], -proxy[idx]]))]
+    steps: list[Recommendation] = []
+    for limit in np.unique(ttft[front]):  # ascending
+        rec = recommend(frame, dataclasses.replace(budgets, max_ttft_ms=float(limit)), ties)
+        if not steps or rec.choice["number"] != steps[-1].choice["number"]:
+            steps.append(rec)
+    return steps
 
 
 def proxy_label(key: str, row: dict) -> str:

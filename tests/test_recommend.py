@@ -1,6 +1,6 @@
 """recommend() on a hand-made study frame: ties, budgets, explanation."""
 
-from explorer.recommend import recommend
+from explorer.recommend import ladder, recommend
 from explorer.results import Budgets, StudyFrame
 
 
@@ -103,7 +103,8 @@ def _reference(rows, budgets, ties):
             and (budgets.min_proxy is None or r["proxy_text_rich"] >= budgets.min_proxy)]
     if not fits:
         return None
-    top = max(fits, key=lambda r: r["proxy_text_rich"])
+    best = max(r["proxy_text_rich"] for r in fits)
+    top = min((r for r in fits if r["proxy_text_rich"] == best), key=lambda r: r["ttft_ms"])
     front = [r for r in fits if not any(
         o["ttft_ms"] <= r["ttft_ms"] and o["proxy_text_rich"] >= r["proxy_text_rich"]
         and (o["ttft_ms"], o["proxy_text_rich"]) != (r["ttft_ms"], r["proxy_text_rich"])
@@ -142,3 +143,69 @@ def test_agrees_with_the_rule_one_row_at_a_time():
                 rec.choice["number"], [r["number"] for r in rec.tied_with],
                 rec.fastest["number"], rec.next_better and rec.next_better["number"])
             assert got == _reference(rows, b, ties), (case, ties)
+
+
+def test_ladder_steps_only_where_the_choice_changes():
+    f = frame([row(0, 100, 0.40), row(1, 200, 0.41), row(2, 300, 0.60), row(3, 400, 0.61),
+               row(4, 500, 0.50)])  # unc 0.01 each: 1 ties with 0, 3 with 2; 4 is dominated
+    steps = ladder(f, Budgets())
+    assert [(r.budgets.max_ttft_ms, r.choice["number"]) for r in steps] == [(100, 0), (300, 2)]
+    assert steps[1].most_accurate["number"] == 2
+    # the outright rule moves at every step of the front
+    outright = ladder(f, Budgets(), ties=False)
+    assert [(r.budgets.max_ttft_ms, r.choice["number"]) for r in outright] == [
+        (100, 0), (200, 1), (300, 2), (400, 3)]
+    # a TTFT budget ends the ladder; the other budgets apply at every step
+    capped = ladder(f, Budgets(max_ttft_ms=350), ties=False)
+    assert [r.choice["number"] for r in capped] == [0, 1, 2]
+    assert [r.choice["number"] for r in ladder(f, Budgets(min_proxy=0.5))] == [2]
+    assert ladder(f, Budgets(max_ttft_ms=50)) == []
+
+
+def test_ladder_agrees_with_recommend_at_every_budget():
+    """The ladder tries only the budgets of the front's TTFTs; trying every trial's TTFT (and
+    keeping the changes) must give the same steps."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    for case in range(100):
+        rows = [row(i, float(rng.integers(1, 40)) * 25, float(rng.integers(0, 40)) / 80,
+                    unc=float(rng.integers(0, 5)) / 100) for i in range(int(rng.integers(1, 40)))]
+        b = Budgets(max_memory_mb=None if case % 2 else 1000.0)
+        for r in rows:
+            r["memory_mb"] = float(rng.choice([900.0, 1100.0]))
+        for ties in (True, False):
+            brute = []
+            for limit in sorted({r["ttft_ms"] for r in rows}):
+                rec = recommend(frame(rows), Budgets(limit, b.max_memory_mb), ties=ties)
+                if rec.choice and (not brute or brute[-1][1] != rec.choice["number"]):
+                    brute.append((limit, rec.choice["number"]))
+            got = [(r.budgets.max_ttft_ms, r.choice["number"])
+                   for r in ladder(frame(rows), b, ties=ties)]
+            assert got == brute, (case, ties)
+
+
+def test_ladder_from_the_cli(tmp_path, run_cli):
+    import json
+
+    from tests.dashboard_fixtures import build_study
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    build_study(url, "s", n=60, seed=1, max_ttft_ms=4000.0)
+    rc, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder", "--json")
+    steps = json.loads(out)["steps"]
+    assert rc == 0 and len(steps) >= 3
+    budgets = [s["from_ttft_budget_ms"] for s in steps]
+    assert budgets == sorted(budgets) and budgets[-1] > 4000  # the stored budget is not applied
+    for step in steps:  # each step is what `recommend` says at that budget
+        _, one, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json",
+                            "--max-ttft-ms", str(step["from_ttft_budget_ms"]))
+        assert json.loads(one)["choice"]["number"] == step["number"]
+    rc, text, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder",
+                          "--max-ttft-ms", "4000")
+    assert rc == 0 and "budget from ms" in text and "TTFT <= 4,000 ms" in text
+    listed = [int(line.split()[1]) for line in text.splitlines()[3:] if line[:1] == " "]
+    assert listed == [s["number"] for s in steps if s["from_ttft_budget_ms"] <= 4000]
+    rc, _, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder",
+                       "--max-ttft-ms", "1")
+    assert rc == 1

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import textwrap
 
 from explorer.recommend import proxy_label
 
-from ._options import print_json
+from ._options import print_json, table
 from .pareto import add_budget_args, add_study_args, budgets_from_args
 
 EXAMPLES = """examples:
   fastvlm-explore recommend --study quick --max-ttft-ms 1500
   fastvlm-explore recommend --study mobile    # its study file's [constraints] as the budgets
   fastvlm-explore recommend --study mobile --max-ttft-ms 800 --max-memory-mb 2048 --json
+  fastvlm-explore recommend --study paper --ladder   # the choice at every budget that changes it
 
 Best = highest proxy accuracy within the budgets; proxy differences within the uncertainty
 are ties, and among the trials tied with the best (and beaten by none on both TTFT and proxy)
@@ -29,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--most-accurate", action="store_true",
                    help="the highest proxy within budget, even when a faster trial ties with it "
                         "within the proxy's uncertainty")
+    p.add_argument("--ladder", action="store_true",
+                   help="the recommendation at every TTFT budget where it changes (what more "
+                        "time buys); up to --max-ttft-ms if given, else across the whole front")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
@@ -40,6 +46,9 @@ def run(args) -> int:
 
     frame = load_frame(args.study, args.storage)
     budgets = budgets_from_args(frame, args)
+    if args.ladder:  # across budgets: the study's TTFT constraint only if asked for
+        return _print_ladder(frame, dataclasses.replace(budgets, max_ttft_ms=args.max_ttft_ms),
+                             ties=not args.most_accurate, as_json=args.json)
     if budgets.max_ttft_ms is None:
         raise UsageError(f"recommend needs a TTFT budget: study {frame.study_name!r} stores none; "
                          f"pass --max-ttft-ms ({_ttft_range(frame)})")
@@ -78,6 +87,48 @@ def run(args) -> int:
               f"{c['number']} (re-measures it in fresh processes)")
     print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
+    return 0
+
+
+def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
+    from explorer.recommend import budget_text, ladder
+
+    steps = ladder(frame, budgets, ties=ties)
+    key = frame.proxy_key
+    if as_json:
+        print_json({"study": frame.study_name, "proxy": key, "ties": ties,
+                    "budgets": budgets.__dict__,
+                    "steps": [{"from_ttft_budget_ms": r.budgets.max_ttft_ms,
+                               **r.to_dict()["choice"]} for r in steps]})
+        return 0 if steps else 1
+    if not steps:
+        print(f"no recommendation at any TTFT budget: nothing in study {frame.study_name!r} "
+              f"meets the budgets ({budget_text(budgets, key)}) with a proxy value")
+        return 1
+    rows, prev = [], None
+    value = lambda r: f"{r[key]:.3f}+-{r.get(key + '_unc') or 0:.3f}"  # noqa: E731
+    for r in steps:
+        c, best = r.choice, r.most_accurate
+        gain = "" if prev is None else (f"{c[key] - prev[key]:+.3f} for "
+                                        f"{c['ttft_ms'] - prev['ttft_ms']:+,.0f} ms")
+        tie = "" if best is c else f"trial {best['number']} ({best[key]:.3f})"
+        rows.append([f"{r.budgets.max_ttft_ms:,.0f}", c["number"], f"{c['ttft_ms']:,.0f}",
+                     value(c), gain, tie, c["summary"]])
+        prev = c
+    rule = ("the most accurate within each budget" if not ties else
+            "ties within the proxy's uncertainty go to the faster trial")
+    print(f"study {frame.study_name}: the recommendation at every TTFT budget where it changes "
+          f"({rule}; other budgets: {budget_text(budgets, key)})")
+    print(table(rows, ["budget from ms", "trial", "TTFT ms", proxy_label(key, steps[0].choice),
+                       "vs the step before", "ties with", "configuration"], align="rrrrrll"))
+    note = (f"A budget under {steps[0].budgets.max_ttft_ms:,.0f} ms fits nothing; each choice "
+            "holds up to the next step's budget.")
+    if ties:
+        note += (" 'ties with': the most accurate trial that budget admits, which the choice "
+                 "matches within the proxy's uncertainty at less TTFT. A bigger budget between "
+                 "two steps buys nothing the proxy can tell apart (--most-accurate: every step "
+                 "of the front).")
+    print(textwrap.fill(note, width=100, break_on_hyphens=False))
     return 0
 
 
