@@ -100,6 +100,11 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def front_table_of(at: AppTest):
+    """The Pareto page's front table (the budget ladder's table comes first)."""
+    return next(df for df in at.dataframe if df.value.columns[0] == "trial")
+
+
 # ---- pages ----
 
 def test_pareto_page(monkeypatch, storage):
@@ -199,6 +204,26 @@ def test_budget_sliders_update_front_and_recommendation(monkeypatch, storage):
     assert metric(at, "within budget") == f"{int((proxies >= best).sum())} of " \
         f"{int(dd.plottable(d, 'text_rich').sum())}"
     assert metric(at, "recommended") != "none"
+
+
+def test_budget_ladder_is_the_clis_and_marks_the_slider_step(monkeypatch, storage):
+    from explorer.recommend import ladder
+
+    frame = load_frame("alpha", storage)
+    steps = ladder(frame, Budgets())  # no stored memory budget: every TTFT budget, as the CLI
+    assert len(steps) >= 3
+    at = app(monkeypatch, storage, "alpha")
+    assert any(e.label == "What a bigger TTFT budget buys" for e in at.expander)
+    shown = at.dataframe[0].value
+    assert list(shown["trial"]) == [s.choice["number"] for s in steps]
+    assert np.allclose(shown["budget from ms"], [s.budgets.max_ttft_ms for s in steps])
+    budget = at.sidebar.select_slider(key="max_ttft:alpha").value  # the study's 4,000 ms
+    in_force = max(i for i, s in enumerate(steps) if s.budgets.max_ttft_ms <= budget)
+    assert list(shown["now"]).index("◀") == in_force
+    assert shown["trial"][in_force] == int(metric(at, "recommended").split()[1])
+    at.sidebar.toggle(key="most_accurate").set_value(True).run()
+    assert list(at.dataframe[0].value["trial"]) == [
+        s.choice["number"] for s in ladder(frame, Budgets(), ties=False)]
 
 
 def test_most_accurate_toggle_recommends_as_the_cli_flag_does(monkeypatch, storage):
@@ -742,7 +767,7 @@ def test_front_table_puts_the_deciding_columns_first_and_formats_them(monkeypatc
                                                              first["ttft_ms"], runs).to_dict()})
     at = app(monkeypatch, url, "t")
     assert not at.exception
-    df = at.dataframe[0]
+    df = front_table_of(at)
     cols = list(df.value.columns)
     assert cols[:7] == ["trial", "TTFT ms", "proxy text-rich", "±", "memory MB (predicted)",
                         "confirmed TTFT ms", "confirmed spread"]

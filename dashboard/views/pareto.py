@@ -8,8 +8,8 @@ from explorer.storage import default_storage_url
 
 from .. import cache
 from ..charts import PARETO_CONFIG, hover_table, pareto_figure
-from ..data import (DashboardError, accuracy_label, front_csv, front_table, state_counts,
-                    with_confirmations)
+from ..data import (DashboardError, accuracy_label, budget_ladder, front_csv, front_table,
+                    ladder_table, state_counts, with_confirmations)
 from ..live_chart import live_chart
 from ..sidebar import Context
 from ..static_page import pareto_page
@@ -47,6 +47,7 @@ def render(ctx: Context) -> None:
         st.session_state["selected_trial"] = picked
         st.rerun()
     _recommendation(ctx)
+    _ladder(ctx)
     st.subheader("Feasible Pareto front")
     rows = [d.frame.rows[i] for i in view.front]
     try:  # confirmations add no trial: read them anew (cached 5 s), not from the cached study
@@ -67,6 +68,23 @@ def render(ctx: Context) -> None:
         file_name=f"{d.name}-pareto-{ctx.family}.html", mime="text/html", on_click="ignore",
         help="The chart (hover, zoom), the recommendation and the front under these budgets, "
              "as `fastvlm-explore pareto --html` writes it: a file to share")
+
+
+def _ladder(ctx: Context) -> None:
+    view = ctx.view
+    with st.expander("What a bigger TTFT budget buys"):
+        steps = budget_ladder(ctx.data, ctx.family, view.budgets, ties=view.recommendation.ties)
+        if not steps:
+            st.caption("Nothing meets the other budgets (memory, minimum proxy) at any TTFT.")
+            return
+        st.caption("The recommendation at every TTFT budget where it changes, under the other "
+                   "budgets, as `fastvlm-explore recommend --ladder` lists it. ◀ marks the step "
+                   "in force under the Max TTFT slider."
+                   + (" *ties with*: the most accurate trial that budget admits, which the "
+                      "choice matches within the proxy's uncertainty at less TTFT; a budget "
+                      "between two steps buys nothing the proxy can tell apart."
+                      if view.recommendation.ties else ""))
+        table(ladder_table(steps, ctx.family, view.budgets.max_ttft_ms), key="ladder_table")
 
 
 def open_trial(number: int) -> None:
