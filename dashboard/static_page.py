@@ -15,7 +15,7 @@ import html
 from explorer.recommend import budget_text
 
 from .charts import PARETO_CONFIG, figure_json, pareto_figure
-from .data import FrontView, StudyData, front_table, state_counts
+from .data import FrontView, StudyData, budget_ladder, front_table, ladder_table, state_counts
 from .formats import column_kind, show
 
 STYLE = """
@@ -48,6 +48,7 @@ def pareto_page(data: StudyData, view: FrontView, source: str) -> str:
         _metrics(view),
         '<div id="pareto"></div>',
         _recommendation(view),
+        _ladder(data, view),
         f"<h2>Feasible Pareto front ({len(view.front)})</h2>",
         _table(front_table([data.frame.rows[i] for i in view.front], view.family)),
         f'<p class="note">Written by fastvlm-explore {esc(package_version())} on '
@@ -89,6 +90,21 @@ def _recommendation(view: FrontView) -> str:
                 "<code>fastvlm-explore cache clear --unstable</code> and measure it again before "
                 "relying on it.</p>")
     return out
+
+
+def _ladder(data: StudyData, view: FrontView) -> str:
+    steps = budget_ladder(data, view.family, view.budgets, ties=view.recommendation.ties)
+    if not steps:
+        return ""
+    note = ("The recommendation at every TTFT budget where it changes, under the other budgets "
+            "(as <code>fastvlm-explore recommend --ladder</code> lists it); ◀ marks the step in "
+            "force under this page's TTFT budget.")
+    if view.recommendation.ties:
+        note += (" <i>ties with</i>: the most accurate trial that budget admits, which the "
+                 "choice matches within the proxy's uncertainty at less TTFT; a budget between "
+                 "two steps buys nothing the proxy can tell apart.")
+    return (f'<h2>What a bigger TTFT budget buys</h2>\n<p class="note">{note}</p>\n'
+            + _table(ladder_table(steps, view.family, view.budgets.max_ttft_ms)))
 
 
 def _table(rows: list[dict]) -> str:

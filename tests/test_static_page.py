@@ -47,10 +47,18 @@ def trial_points(fig: dict) -> int:
 
 
 def table_numbers(page: str) -> list[int]:
+    """The trials in the front's table (the page's last)."""
     if "<tbody>" not in page:
         return []
-    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    body = page.rsplit("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", body)]
+
+
+def ladder_rows(page: str) -> list[tuple[bool, int]]:
+    """(marked as in force, trial) of each row of the budget ladder's table (the page's first)."""
+    body = page.split("What a bigger TTFT budget buys", 1)[1].split("</tbody>", 1)[0]
+    return [(mark == "◀", int(n)) for mark, n in
+            re.findall(r'<tr><td>(◀?)</td><td class="num">[\d,.]+</td><td>(\d+)</td>', body)]
 
 
 def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, run_cli):
@@ -71,6 +79,13 @@ def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, ru
     assert (f'<tr><td>{first["number"]}</td><td class="num">{ttft:,.1f}</td>'
             f'<td class="num">{proxy:.3f}</td>') in page
     assert f"<b>Recommended: trial {choice}</b>" in page
+    _, ladder, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json", "--ladder")
+    steps = json.loads(ladder)["steps"]
+    rows = ladder_rows(page)
+    assert [n for _, n in rows] == [s["number"] for s in steps] and len(steps) >= 2
+    in_force = max(i for i, s in enumerate(steps) if s["from_ttft_budget_ms"] <= 2500)
+    assert [i for i, (mark, _) in enumerate(rows) if mark] == [in_force]
+    assert rows[in_force][1] == choice
     fig = figure(page)
     rows = json.loads(front)  # every complete trial is drawn, in budget or greyed over it
     _, everything, _ = run_cli("studies", "--storage", url, "--json")
