@@ -3,8 +3,8 @@
     fastvlm-explore pareto --study quick --html quick-front.html
 
 The dashboard's chart (the same figure: hover, zoom, budget lines, the recommended trial
-ringed), the recommendation and the front's table, for someone who will not run a server: a
-file to attach to a design review. plotly.js is inside (about 4.8 MB), so it opens offline.
+ringed), the recommendation, the budget ladder and the front's table, for someone who will not
+run a server: a file to attach to a design review. plotly.js is inside (about 4.8 MB), so it opens offline.
 """
 
 from __future__ import annotations
