@@ -6,7 +6,8 @@ Files written:
   config.json            transformers `FastVlmConfig` (loads with AutoConfig.from_pretrained)
                          when the shape is representable there (see fastvlm/hfconfig.py)
   fastvlm_explorer.json  our format, always: the full VlmConfig, rebuilt by
-                         `fastvlm.presets.config_from_dict(json.load(f)["config"])`
+                         `fastvlm.presets.config_from_dict(json.load(f)["config"])`; the
+                         folder (or this file) is a `--config` for `measure` and `proxy`
   measurements.json      TTFT breakdown and statistics, proxy result, analytic counts
   MODEL_CARD.md          the numbers above in prose: what was measured where, and their error
 """
@@ -20,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 from fastvlm.hfconfig import fastvlm_config_dict, hf_representable, why_not_representable
-from fastvlm.presets import config_from_dict
+from fastvlm.presets import EXPORT_FILE, EXPORT_FORMAT, EXPORT_SCHEMA, config_from_dict
 
-from .records import SCHEMA_VERSION, TrialRecord
+from .records import TrialRecord
 
 
 def export_files(rec: TrialRecord, study_name: str, trial_number: int,
@@ -30,8 +31,8 @@ def export_files(rec: TrialRecord, study_name: str, trial_number: int,
     """File name -> content for one trial (pure; `write_export` puts them on disk)."""
     cfg = config_from_dict(rec.config)
     files = {
-        "fastvlm_explorer.json": _dumps({
-            "format": "fastvlm-explorer config", "schema_version": SCHEMA_VERSION,
+        EXPORT_FILE: _dumps({
+            "format": EXPORT_FORMAT, "schema_version": EXPORT_SCHEMA,
             "config": cfg.to_dict(), "summary": cfg.summary(),
             "source": {"study": study_name, "trial": trial_number},
             "build": "fastvlm.build.build_vlm(fastvlm.presets.config_from_dict(config))"}),
@@ -46,7 +47,7 @@ def export_files(rec: TrialRecord, study_name: str, trial_number: int,
     return files
 
 
-EXPORT_FILES = ("config.json", "fastvlm_explorer.json", "measurements.json", "MODEL_CARD.md")
+EXPORT_FILES = ("config.json", EXPORT_FILE, "measurements.json", "MODEL_CARD.md")
 
 
 def write_export(files: dict[str, str], out_dir: str | Path, overwrite: bool = False) -> Path:
@@ -157,6 +158,11 @@ def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_
         lines += [f"- {n}" for n in p.get("notes", [])]
     else:
         lines.append("No proxy result.")
+    lines += ["", "## Measuring it on another device", "",
+              "The folder is a configuration for the CLI, so the same shape can be timed where "
+              "it will run (random weights, nothing downloaded):", "",
+              "```bash", "fastvlm-explore measure --config path/to/this/folder --device cuda  "
+              "# or mps, cpu", "```"]
     spec = (study_attrs or {}).get("spec") or {}
     if spec:
         limits = {k: v for k, v in (study_attrs.get("constraints") or {}).items()

@@ -150,9 +150,20 @@ def config_from_dict(data: dict, source: str = "config") -> VlmConfig:
     return with_overrides(base, **data, **encoder)
 
 
+EXPORT_FILE = "fastvlm_explorer.json"  # what `fastvlm-explore export` writes (explorer/export.py)
+EXPORT_FORMAT, EXPORT_SCHEMA = "fastvlm-explorer config", 1
+
+
 def load_config_file(path: str | Path) -> VlmConfig:
-    """A `VlmConfig` from a TOML or JSON file (see README, 'Configurations')."""
+    """A `VlmConfig` from a TOML or JSON file (see README, 'Configurations'), or from what
+    `fastvlm-explore export` wrote: its folder or its fastvlm_explorer.json (so a trial swept
+    on one machine is measured again on another)."""
     path = Path(path)
+    if path.is_dir():
+        if not (path / EXPORT_FILE).is_file():
+            raise ConfigError(f"config folder {path} has no {EXPORT_FILE}; give a TOML/JSON "
+                              "file or a folder written by `fastvlm-explore export`")
+        path = path / EXPORT_FILE
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
@@ -162,6 +173,12 @@ def load_config_file(path: str | Path) -> VlmConfig:
         raise ConfigError(f"{path}: cannot parse: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table/object at the top level")
+    if data.get("format") == EXPORT_FORMAT:
+        if data.get("schema_version") != EXPORT_SCHEMA or not isinstance(data.get("config"), dict):
+            raise ConfigError(f"{path}: exported with schema_version "
+                              f"{data.get('schema_version')!r}; this version reads "
+                              f"{EXPORT_SCHEMA}")
+        data = data["config"]
     return config_from_dict(data, source=str(path))
 
 

@@ -91,6 +91,26 @@ def test_config_file_errors(tmp_path):
         load_config_file(tmp_path / "missing.toml")
 
 
+def test_an_export_is_a_config_file_and_folder(tmp_path):
+    """What `fastvlm-explore export` writes reads back as the configuration it exported, from
+    its fastvlm_explorer.json or its folder: sweep here, measure on the target device."""
+    from explorer.export import export_files, write_export
+    from explorer.records import TrialRecord
+
+    cfg = preset("fastvlm-1.5b", resolution=768, output_pool=2, widths=(64, 128, 256, 512, 1024))
+    rec = TrialRecord(config=cfg.to_dict(), summary=cfg.summary(), counts={})
+    out = write_export(export_files(rec, "s", 3), tmp_path / "exported")
+    assert load_config_file(out) == load_config_file(out / "fastvlm_explorer.json") == cfg
+    assert "fastvlm-explore measure --config path/to/this/folder" in \
+        (out / "MODEL_CARD.md").read_text()
+    stale = json.loads((out / "fastvlm_explorer.json").read_text()) | {"schema_version": 9}
+    (tmp_path / "stale.json").write_text(json.dumps(stale))
+    with pytest.raises(ConfigError, match="exported with schema_version 9; this version reads 1"):
+        load_config_file(tmp_path / "stale.json")
+    with pytest.raises(ConfigError, match="has no fastvlm_explorer.json; give a TOML/JSON file"):
+        load_config_file(tmp_path)
+
+
 def test_llm_from_local_config_json(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({
         "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,

@@ -238,6 +238,11 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path, run_cli):
         model = FastVlmForConditionalGeneration(AutoConfig.from_pretrained(out))
     reported = json.loads((out / "measurements.json").read_text())["counts"]["params"]["total"]
     assert sum(p.numel() for p in model.parameters()) == reported
+    # the export folder is a --config: the same shape, measured again (on another device)
+    again = run_cli("measure", "--config", out, "--budget-s", "0.3", "--threads", "1",
+                    "--memory", "predicted", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["params"]["total"] == reported
     again = run_cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
     assert again.returncode == 2 and "--force" in again.stderr
 
