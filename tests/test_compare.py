@@ -101,6 +101,24 @@ def test_studies_without_shared_configurations(url, run_cli):
     assert rc == 0 and f"{shared} completed in all of them" in text
 
 
+def test_one_study_name_in_two_storages(tmp_path, run_cli):
+    """`make sweep` on two machines: study "quick" in each one's own results file."""
+    laptop, board = (f"sqlite:///{tmp_path / f}" for f in ("laptop.db", "board.db"))
+    build_study(laptop, "quick", n=40, seed=3)
+    build_study(board, "quick", n=40, seed=3, speed=2.0, device="synthetic-gpu")
+    rc, out, _ = run_cli("compare", "--study", "quick", "--storage", laptop,
+                         "--study", "quick", "--storage", board, "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert [s["study"] for s in d["studies"]] == ["quick (laptop.db)", "quick (board.db)"]
+    assert [s["device"] for s in d["studies"]] == ["synthetic-cpu", "synthetic-gpu"]
+    (speed,) = d["speed"]
+    assert 0.45 < speed["ratio_geomean"] < 0.55 and speed["configs"] > 20
+    rc, _, err = run_cli("compare", "--study", "quick", "--storage", laptop,
+                         "--study", "quick", "--storage", board, "--study", "quick")
+    assert rc == 2 and "got 2 --storage for 3 --study" in err
+
+
 @pytest.mark.parametrize("studies, fragment", [
     (["alpha"], "compare needs two or more different studies, got alpha"),
     (["alpha", "alpha"], "compare needs two or more different studies, got alpha, alpha"),

@@ -5,8 +5,10 @@ it orders the configurations the same way, and the configurations on every feasi
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
-from ._options import add_storage_arg, print_json, table
+from ._options import print_json, table
 from .pareto import add_budget_args
 
 SHOWN = 20  # shared configurations listed in the text output (the fastest first)
@@ -14,6 +16,9 @@ SHOWN = 20  # shared configurations listed in the text output (the fastest first
 EXAMPLES = """examples:
   fastvlm-explore compare --study quick-laptop --study quick-server
   fastvlm-explore compare --study paper-cpu --study paper-cuda --max-ttft-ms 500 --json
+  # `make sweep` on two machines, their results files side by side (--storage per --study)
+  fastvlm-explore compare --study quick --storage sqlite:///laptop.db \\
+                          --study quick --storage sqlite:///jetson.db
 
 Each study's front uses its own [constraints] unless budgets are given here (then they apply to
 every study). The ratios compare each study with the first one given. A study measured on
@@ -26,7 +31,10 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--study", action="append", required=True, metavar="NAME",
                    help="a study to compare; give it two or more times (the first is the base)")
-    add_storage_arg(p)
+    p.add_argument("--storage", action="append", metavar="URL",
+                   help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db): "
+                        "once for every study, or once per --study in the same order, for "
+                        "studies in different storages (each machine's own SQLite file)")
     add_budget_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
@@ -39,11 +47,21 @@ def run(args) -> int:
 
     from .pareto import budgets_from_args
 
-    names = args.study
-    if len(set(names)) < 2 or len(set(names)) < len(names):
-        raise UsageError(f"compare needs two or more different studies, got {', '.join(names)};"
-                         " give --study NAME once per study")
-    frames = [load_frame(name, args.storage) for name in names]
+    storages = args.storage or [None]
+    if len(storages) == 1:
+        storages = storages * len(args.study)
+    elif len(storages) != len(args.study):
+        raise UsageError(f"give --storage once (for every study) or once per --study; got "
+                         f"{len(storages)} --storage for {len(args.study)} --study")
+    pairs = list(zip(args.study, storages))
+    if len(set(pairs)) < 2 or len(set(pairs)) < len(pairs):
+        raise UsageError(f"compare needs two or more different studies, got "
+                         f"{', '.join(args.study)}; give --study NAME once per study (and "
+                         "--storage once per study for studies in different storages)")
+    names = labels(pairs)
+    # a study is known by its label: its name, or with its storage where names repeat
+    frames = [dataclasses.replace(load_frame(name, url), study_name=label)
+              for (name, url), label in zip(pairs, names)]
     fronts = {f.study_name: f.front(budgets_from_args(f, args)) for f in frames}
     shared = common_configs(frames)
     speeds = speed_summary(shared, names)
@@ -75,3 +93,24 @@ def run(args) -> int:
                                              for n in names] for r in everywhere],
                     ["configuration"] + [f"{n} ms (#trial)" for n in names]))
     return 0
+
+
+def labels(pairs: list[tuple[str, str | None]]) -> list[str]:
+    """Each (study, storage URL)'s name, or "name (where)" when names repeat: the same study
+    file swept on two machines, each into its own results file."""
+    names = [name for name, _ in pairs]
+    if len(set(names)) == len(names):
+        return names
+    out = [f"{name} ({_where(url)})" for name, url in pairs]
+    return out if len(set(out)) == len(out) else [f"{o} #{i + 1}" for i, o in enumerate(out)]
+
+
+def _where(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    from explorer.storage import default_storage_url
+
+    url = url or default_storage_url()
+    if url.startswith(("sqlite:///", "journal:///")):
+        return Path(url.split(":///", 1)[1]).name
+    return urlsplit(url).hostname or url
