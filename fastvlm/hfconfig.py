@@ -9,10 +9,16 @@ format (`fastvlm_explorer.json`, see explorer/export.py).
 
 from __future__ import annotations
 
-from .config import LLMConfig, VlmConfig
+import dataclasses
+import math
+from pathlib import Path
+
+from .config import ConfigError, LLMConfig, VlmConfig
 
 # Stock timm variants: (stage count, attention stages) their default RepCPE placement assumes.
 STOCK_SHAPES = {"fastvit_mci3": (5, 2), "fastvit_mci2": (4, 1)}
+BASE_PRESETS = {"fastvit_mci3": "fastvlm-0.5b", "fastvit_mci2": "fastvit-0.5b"}  # their encoders
+DTYPES = ("float32", "bfloat16", "float16")
 FASTVLM_IMAGE_TOKEN = 151646
 
 
@@ -72,3 +78,37 @@ def fastvlm_config_dict(cfg: VlmConfig, llm_layers: int | None = None) -> dict:
         "projector_hidden_act": "gelu", "multimodal_projector_bias": True,
         "tie_word_embeddings": cfg.llm.tie_embeddings, "dtype": cfg.dtype,
     }
+
+
+def config_from_fastvlm_dict(raw: dict, source: str | None = None) -> VlmConfig:
+    """The `VlmConfig` a transformers `FastVlmConfig` (`config.json`) describes: the inverse of
+    `fastvlm_config_dict`. The encoder is the timm architecture's stock one unless `model_args`
+    give its layers / widths / MLP ratios; the resolution follows from `image_seq_length` and
+    the encoder's stride (without it, the base preset's); an LLM equal to a preset takes its
+    name (otherwise it is named after `source`'s folder, the file it came from)."""
+    from .presets import LLM_PRESETS, llm_from_hf_dict, preset, with_overrides
+
+    folder = Path(source).resolve().parent.name if source else ""
+    source = source or "FastVlmConfig"
+    vision = raw.get("vision_config") or {}
+    arch = vision.get("architecture", "fastvit_mci3")
+    if arch not in STOCK_SHAPES:
+        raise ConfigError(f"{source}: vision_config.architecture {arch!r} is not a FastViT this "
+                          f"tool builds; valid: {', '.join(STOCK_SHAPES)}")
+    base = preset(BASE_PRESETS[arch])
+    args = vision.get("model_args") or {}
+    enc = {k: tuple(args[a]) for k, a in (("depths", "layers"), ("widths", "embed_dims"),
+                                          ("mlp_ratios", "mlp_ratios")) if a in args}
+    llm = llm_from_hf_dict(raw, f"qwen2 ({folder})" if folder else "qwen2-custom", source)
+    llm = next((p for p in LLM_PRESETS.values() if dataclasses.replace(p, name=llm.name) == llm),
+               llm)
+    resolution = base.resolution
+    if "image_seq_length" in raw:
+        side = math.isqrt(int(raw["image_seq_length"]))
+        if side * side != raw["image_seq_length"]:
+            raise ConfigError(f"{source}: image_seq_length {raw['image_seq_length']} is not a "
+                              "square grid of visual tokens")
+        resolution = side * with_overrides(base, **enc).encoder.total_stride
+    dtype = raw.get("dtype") or raw.get("torch_dtype")
+    return with_overrides(base, **enc, llm=llm, resolution=resolution, name="",
+                          dtype=dtype if dtype in DTYPES else None)

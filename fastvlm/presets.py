@@ -99,18 +99,22 @@ def llm_from_hf_config(path: Path) -> LLMConfig:
         raw = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ConfigError(f"cannot read llm config {path}: {e}") from None
+    return llm_from_hf_dict(raw, Path(path).resolve().parent.name or "custom", str(path))
+
+
+def llm_from_hf_dict(raw: dict, name: str, source: str) -> LLMConfig:
+    """The LLM of a Qwen2 `config.json` dict (or of a FastVLM one: its text_config)."""
     raw = raw.get("text_config", raw)
     try:
         return LLMConfig(
-            name=Path(path).resolve().parent.name or "custom",
-            hidden_size=raw["hidden_size"], num_layers=raw["num_hidden_layers"],
+            name=name, hidden_size=raw["hidden_size"], num_layers=raw["num_hidden_layers"],
             num_heads=raw["num_attention_heads"],
             num_kv_heads=raw.get("num_key_value_heads", raw["num_attention_heads"]),
             intermediate_size=raw["intermediate_size"], vocab_size=raw["vocab_size"],
             tie_embeddings=bool(raw.get("tie_word_embeddings", False)),
         )
     except KeyError as e:
-        raise ConfigError(f"llm config {path} lacks the key {e.args[0]!r}") from None
+        raise ConfigError(f"llm config {source} lacks the key {e.args[0]!r}") from None
 
 
 def with_overrides(cfg: VlmConfig, **overrides: Any) -> VlmConfig:
@@ -155,15 +159,16 @@ EXPORT_FORMAT, EXPORT_SCHEMA = "fastvlm-explorer config", 1
 
 
 def load_config_file(path: str | Path) -> VlmConfig:
-    """A `VlmConfig` from a TOML or JSON file (see README, 'Configurations'), or from what
-    `fastvlm-explore export` wrote: its folder or its fastvlm_explorer.json (so a trial swept
-    on one machine is measured again on another)."""
+    """A `VlmConfig` from a TOML or JSON file (see README, 'Configurations'), from what
+    `fastvlm-explore export` wrote (its folder or its fastvlm_explorer.json: a trial swept on
+    one machine is measured again on another), or from a transformers FastVLM `config.json`."""
     path = Path(path)
-    if path.is_dir():
-        if not (path / EXPORT_FILE).is_file():
-            raise ConfigError(f"config folder {path} has no {EXPORT_FILE}; give a TOML/JSON "
-                              "file or a folder written by `fastvlm-explore export`")
-        path = path / EXPORT_FILE
+    if path.is_dir():  # an export (ours first), or a transformers FastVLM folder
+        found = [path / f for f in (EXPORT_FILE, "config.json") if (path / f).is_file()]
+        if not found:
+            raise ConfigError(f"config folder {path} has no {EXPORT_FILE} or config.json; give "
+                              "a TOML/JSON file or a folder written by `fastvlm-explore export`")
+        path = found[0]
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
@@ -173,6 +178,10 @@ def load_config_file(path: str | Path) -> VlmConfig:
         raise ConfigError(f"{path}: cannot parse: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table/object at the top level")
+    if data.get("model_type") == "fast_vlm":  # transformers' FastVlmConfig
+        from .hfconfig import config_from_fastvlm_dict
+
+        return config_from_fastvlm_dict(data, str(path))
     if data.get("format") == EXPORT_FORMAT:
         if data.get("schema_version") != EXPORT_SCHEMA or not isinstance(data.get("config"), dict):
             raise ConfigError(f"{path}: exported with schema_version "

@@ -107,7 +107,7 @@ def test_an_export_is_a_config_file_and_folder(tmp_path):
     (tmp_path / "stale.json").write_text(json.dumps(stale))
     with pytest.raises(ConfigError, match="exported with schema_version 9; this version reads 1"):
         load_config_file(tmp_path / "stale.json")
-    with pytest.raises(ConfigError, match="has no fastvlm_explorer.json; give a TOML/JSON file"):
+    with pytest.raises(ConfigError, match="has no fastvlm_explorer.json or config.json; give a"):
         load_config_file(tmp_path)
 
 
@@ -124,3 +124,47 @@ def test_llm_from_local_config_json(tmp_path):
         resolve_llm(str(tmp_path / "missing.json"))
     with pytest.raises(ConfigError, match="unknown llm 'qwen3'"):
         resolve_llm("qwen3")
+
+
+@pytest.mark.parametrize("name", ["fastvlm-0.5b", "fastvlm-7b", "fastvit-0.5b", "tiny"])
+def test_a_transformers_fastvlm_config_reads_back(name, tmp_path):
+    """`config.json` as transformers writes a FastVlmConfig: the same shape comes back (the
+    prompt length is the measurement's, not the model's, so it is the base preset's)."""
+    from fastvlm.hfconfig import config_from_fastvlm_dict, fastvlm_config_dict, hf_representable
+
+    for resolution in (256, 768):
+        cfg = preset(name, resolution=resolution, prompt_tokens=32)
+        if not hf_representable(cfg):
+            cfg = build_config(name, resolution=resolution, prompt_tokens=32, output_pool=1)
+        back = config_from_fastvlm_dict(fastvlm_config_dict(cfg))
+        assert back.key() == cfg.key() and back.llm.name == cfg.llm.name
+    folder = tmp_path / "FastVLM-x"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(fastvlm_config_dict(cfg)))
+    assert load_config_file(folder).key() == cfg.key()  # a folder with config.json only
+
+
+def test_transformers_default_fastvlm_config():
+    """transformers' own FastVlmConfig() (FastVLM-7B style, 576 tokens, stock encoder args):
+    FastViTHD at 1536 px, and a Qwen2-7B with FastVLM's extended vocabulary (not the preset)."""
+    from transformers import FastVlmConfig
+
+    from fastvlm.hfconfig import config_from_fastvlm_dict
+
+    cfg = config_from_fastvlm_dict(FastVlmConfig().to_dict())
+    assert cfg.resolution == 1536 and cfg.visual_tokens == 576
+    assert cfg.encoder == preset("fastvlm-7b").encoder
+    assert cfg.llm.vocab_size == 152128 and cfg.llm.name == "qwen2-custom"
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"vision_config": {"architecture": "resnet50"}}, "vision_config.architecture 'resnet50'"),
+    ({"image_seq_length": 250}, "image_seq_length 250 is not a square grid"),
+])
+def test_fastvlm_config_errors(change, fragment, tmp_path):
+    from fastvlm.hfconfig import fastvlm_config_dict
+
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(fastvlm_config_dict(preset("fastvlm-0.5b")) | change))
+    with pytest.raises(ConfigError, match=fragment):
+        load_config_file(f)

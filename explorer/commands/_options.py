@@ -44,8 +44,9 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         "configuration (preset + overrides, or --config FILE)",
         "overrides beat the file, which beats the preset (default preset: fastvlm-0.5b)")
     g.add_argument("--preset", help="named configuration (see `fastvlm-explore presets`)")
-    g.add_argument("--config", metavar="FILE", help="TOML or JSON configuration file, or a "
-                   "folder written by `export` (re-measure a swept trial here)")
+    g.add_argument("--config", metavar="FILE", help="TOML or JSON configuration file, a "
+                   "folder written by `export` (re-measure a swept trial here), or a "
+                   "transformers FastVLM config.json (or its folder)")
     g.add_argument("--resolution", type=int, help="input side in pixels, e.g. 256..1536")
     g.add_argument("--llm", help="qwen2-0.5b | qwen2-1.5b | qwen2-7b | path/to/config.json")
     g.add_argument("--depths", type=_int_list, metavar="D1,D2,..", help="blocks per stage")
