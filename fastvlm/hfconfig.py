@@ -4,7 +4,8 @@ A FastVLM whose encoder is a stock timm FastViT layout (5 stages with 2 attentio
 `fastvit_mci3`, or 4 with 1 like `fastvit_mci2`), without extra output pooling and with the
 mlp2x_gelu projector, is exactly a `FastVlmForConditionalGeneration`; its `config.json` loads in
 plain transformers (`AutoConfig.from_pretrained(dir)`). Other shapes are exported in our own
-format (`fastvlm_explorer.json`, see explorer/export.py).
+format (`fastvlm_explorer.json`, see explorer/export.py). `config_from_fastvlm_dict` reads such
+a `config.json` back (`measure --config DIR`).
 """
 
 from __future__ import annotations
