@@ -19,7 +19,7 @@ import numpy as np
 
 from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_history,
                              pareto_mask, to_losses)
-from explorer.recommend import Recommendation, ladder, recommend
+from explorer.recommend import Recommendation, Step, ladder, recommend
 from explorer.repeats import REPEAT_ATTR, REPEATS_STATE
 from explorer.results import (Budgets, StudyFrame, attach_confirmations, device_of,
                               first_per_config, rows_csv, study_frame)
@@ -260,7 +260,7 @@ def front_view(data: StudyData, family: str, budgets: Budgets, ties: bool = True
 
 
 def budget_ladder(data: StudyData, family: str, budgets: Budgets,
-                  ties: bool = True) -> list[Recommendation]:
+                  ties: bool = True) -> list[Step]:
     """`explorer.recommend.ladder` (`recommend --ladder`) across every TTFT budget under the
     other `budgets`. The latest one is kept: the TTFT slider, the one moved most, does not
     change it, and a rerun that changes nothing reuses it."""
@@ -272,17 +272,17 @@ def budget_ladder(data: StudyData, family: str, budgets: Budgets,
     return last[1]
 
 
-def ladder_table(steps: list[Recommendation], family: str,
+def ladder_table(steps: list[Step], family: str,
                  max_ttft_ms: float | None) -> list[dict]:
     """The ladder for display, cheapest budget first; `now` marks the step in force under the
     TTFT budget `max_ttft_ms` (None: no limit, the last step)."""
     key = f"proxy_{family}"
-    now = [s for s in steps if max_ttft_ms is None or s.budgets.max_ttft_ms <= max_ttft_ms]
+    now = [s for s in steps if max_ttft_ms is None or s.from_ms <= max_ttft_ms]
     out, prev = [], None
     for s in steps:
         c, best = s.choice, s.most_accurate
         out.append({"now": "◀" if now and s is now[-1] else "",
-                    "budget from ms": s.budgets.max_ttft_ms, "trial": c["number"],
+                    "budget from ms": s.from_ms, "trial": c["number"],
                     "TTFT ms": c["ttft_ms"], f"proxy {FAMILIES[family]}": c.get(key),
                     "±": c.get(f"{key}_unc"),
                     "proxy gain vs step before": None if prev is None else c[key] - prev[key],

@@ -4,7 +4,8 @@
 
 The dashboard's chart (the same figure: hover, zoom, budget lines, the recommended trial
 ringed), the recommendation, the budget ladder and the front's table, for someone who will not
-run a server: a file to attach to a design review. plotly.js is inside (about 4.8 MB), so it opens offline.
+run a server: a file to attach to a design review. plotly.js is inside (about 4.8 MB), so it
+opens offline.
 """
 
 from __future__ import annotations

@@ -40,17 +40,31 @@ class Recommendation:
     ties: bool = True  # proxy differences within the uncertainty tie (the fastest tied wins)
 
     def to_dict(self) -> dict:
-        pick = lambda r: None if r is None else {  # noqa: E731
-            k: r.get(k) for k in ("number", "summary", "ttft_ms", "memory_mb", "memory_source",
-                                  self.proxy_key, f"{self.proxy_key}_unc", "proxy_tier",
-                                  "reference", "values", "unstable", "confirmed_ttft_ms",
-                                  "confirmed_spread", "confirmed_processes")}
+        pick = lambda r: trial_summary(r, self.proxy_key)  # noqa: E731
         return {"choice": pick(self.choice), "budgets": self.budgets.__dict__,
                 "proxy": self.proxy_key, "feasible_trials": self.feasible,
                 "tied_with": [pick(r) for r in self.tied_with], "fastest": pick(self.fastest),
                 "most_accurate": pick(self.most_accurate),
                 "next_better": pick(self.next_better), "reason": self.reason,
                 "ties": self.ties}
+
+
+def trial_summary(row: dict | None, proxy_key: str) -> dict | None:
+    """What the JSON outputs say about a trial they name."""
+    return None if row is None else {
+        k: row.get(k) for k in ("number", "summary", "ttft_ms", "memory_mb", "memory_source",
+                                proxy_key, f"{proxy_key}_unc", "proxy_tier", "reference",
+                                "values", "unstable", "confirmed_ttft_ms", "confirmed_spread",
+                                "confirmed_processes")}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the `ladder`: the choice from TTFT budget `from_ms` up to the next step's."""
+
+    from_ms: float
+    choice: dict
+    most_accurate: dict  # the highest proxy within `from_ms`: the choice, or what it ties with
 
 
 def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recommendation:
@@ -99,9 +113,9 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
     return rec
 
 
-def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Recommendation]:
+def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Step]:
     """The recommendation at every TTFT budget where it changes, cheapest budget first: each
-    holds from its `budgets.max_ttft_ms` up to the next one's. The other budgets apply as given;
+    holds from its `from_ms` up to the next one's. The other budgets apply as given;
     `budgets.max_ttft_ms` (if set) ends the ladder.
 
     Only a budget that admits a trial of the feasible (TTFT, proxy) front can change the
@@ -117,11 +131,17 @@ def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Recom
     if not idx.size:
         return []
     front = idx[pareto_mask(np.column_stack([ttft[idx], -proxy[idx]]))]
-    steps: list[Recommendation] = []
+    # For the same reason the choice, and the most accurate trial it ties with, are front
+    # trials (the fastest of equals), so each budget is tried on the front's rows alone
+    # (10,000 trials, ~21 budgets: 13 ms instead of 40 in one run; equal by test to the whole
+    # study's)
+    rows = frame.complete()
+    front_only = dataclasses.replace(frame, rows=[rows[i] for i in front])
+    steps: list[Step] = []
     for limit in np.unique(ttft[front]):  # ascending
-        rec = recommend(frame, dataclasses.replace(budgets, max_ttft_ms=float(limit)), ties)
+        rec = recommend(front_only, dataclasses.replace(budgets, max_ttft_ms=float(limit)), ties)
         if not steps or rec.choice["number"] != steps[-1].choice["number"]:
-            steps.append(rec)
+            steps.append(Step(float(limit), rec.choice, rec.most_accurate))
     return steps
 
 

@@ -149,11 +149,11 @@ def test_ladder_steps_only_where_the_choice_changes():
     f = frame([row(0, 100, 0.40), row(1, 200, 0.41), row(2, 300, 0.60), row(3, 400, 0.61),
                row(4, 500, 0.50)])  # unc 0.01 each: 1 ties with 0, 3 with 2; 4 is dominated
     steps = ladder(f, Budgets())
-    assert [(r.budgets.max_ttft_ms, r.choice["number"]) for r in steps] == [(100, 0), (300, 2)]
+    assert [(r.from_ms, r.choice["number"]) for r in steps] == [(100, 0), (300, 2)]
     assert steps[1].most_accurate["number"] == 2
     # the outright rule moves at every step of the front
     outright = ladder(f, Budgets(), ties=False)
-    assert [(r.budgets.max_ttft_ms, r.choice["number"]) for r in outright] == [
+    assert [(r.from_ms, r.choice["number"]) for r in outright] == [
         (100, 0), (200, 1), (300, 2), (400, 3)]
     # a TTFT budget ends the ladder; the other budgets apply at every step
     capped = ladder(f, Budgets(max_ttft_ms=350), ties=False)
@@ -163,8 +163,9 @@ def test_ladder_steps_only_where_the_choice_changes():
 
 
 def test_ladder_agrees_with_recommend_at_every_budget():
-    """The ladder tries only the budgets of the front's TTFTs; trying every trial's TTFT (and
-    keeping the changes) must give the same steps."""
+    """The ladder tries only the budgets of the front's TTFTs, on the front's rows alone;
+    recommend() on the whole study at every trial's TTFT (keeping the changes) must give the
+    same steps: budget, choice and the most accurate trial within it."""
     import numpy as np
 
     rng = np.random.default_rng(1)
@@ -179,8 +180,8 @@ def test_ladder_agrees_with_recommend_at_every_budget():
             for limit in sorted({r["ttft_ms"] for r in rows}):
                 rec = recommend(frame(rows), Budgets(limit, b.max_memory_mb), ties=ties)
                 if rec.choice and (not brute or brute[-1][1] != rec.choice["number"]):
-                    brute.append((limit, rec.choice["number"]))
-            got = [(r.budgets.max_ttft_ms, r.choice["number"])
+                    brute.append((limit, rec.choice["number"], rec.most_accurate["number"]))
+            got = [(r.from_ms, r.choice["number"], r.most_accurate["number"])
                    for r in ladder(frame(rows), b, ties=ties)]
             assert got == brute, (case, ties)
 

@@ -91,15 +91,15 @@ def run(args) -> int:
 
 
 def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
-    from explorer.recommend import budget_text, ladder
+    from explorer.recommend import budget_text, ladder, trial_summary
 
     steps = ladder(frame, budgets, ties=ties)
     key = frame.proxy_key
     if as_json:
         print_json({"study": frame.study_name, "proxy": key, "ties": ties,
                     "budgets": budgets.__dict__,
-                    "steps": [{"from_ttft_budget_ms": r.budgets.max_ttft_ms,
-                               **r.to_dict()["choice"]} for r in steps]})
+                    "steps": [{"from_ttft_budget_ms": r.from_ms,
+                               **trial_summary(r.choice, key)} for r in steps]})
         return 0 if steps else 1
     if not steps:
         print(f"no recommendation at any TTFT budget: nothing in study {frame.study_name!r} "
@@ -112,7 +112,7 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
         gain = "" if prev is None else (f"{c[key] - prev[key]:+.3f} for "
                                         f"{c['ttft_ms'] - prev['ttft_ms']:+,.0f} ms")
         tie = "" if best is c else f"trial {best['number']} ({best[key]:.3f})"
-        rows.append([f"{r.budgets.max_ttft_ms:,.0f}", c["number"], f"{c['ttft_ms']:,.0f}",
+        rows.append([f"{r.from_ms:,.0f}", c["number"], f"{c['ttft_ms']:,.0f}",
                      value(c), gain, tie, c["summary"]])
         prev = c
     rule = ("the most accurate within each budget" if not ties else
@@ -121,7 +121,7 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
           f"({rule}; other budgets: {budget_text(budgets, key)})")
     print(table(rows, ["budget from ms", "trial", "TTFT ms", proxy_label(key, steps[0].choice),
                        "vs the step before", "ties with", "configuration"], align="rrrrrll"))
-    note = (f"A budget under {steps[0].budgets.max_ttft_ms:,.0f} ms fits nothing; each choice "
+    note = (f"A budget under {steps[0].from_ms:,.0f} ms fits nothing; each choice "
             "holds up to the next step's budget.")
     if ties:
         note += (" 'ties with': the most accurate trial that budget admits, which the choice "
