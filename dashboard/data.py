@@ -286,8 +286,8 @@ def ladder_table(steps: list[Step], family: str,
                     "TTFT ms": c["ttft_ms"], f"proxy {FAMILIES[family]}": c.get(key),
                     "±": c.get(f"{key}_unc"),
                     "proxy gain vs step before": None if prev is None else c[key] - prev[key],
-                    "ties with": "" if best is c else f"trial {best['number']} "
-                                                      f"({best[key]:.3f})",
+                    "ties with": "" if best["number"] == c["number"] else
+                                 f"trial {best['number']} ({best[key]:.3f})",
                     "configuration": c.get("summary")})
         prev = c
     return out

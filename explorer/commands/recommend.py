@@ -111,14 +111,14 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
         c, best = r.choice, r.most_accurate
         gain = "" if prev is None else (f"{c[key] - prev[key]:+.3f} for "
                                         f"{c['ttft_ms'] - prev['ttft_ms']:+,.0f} ms")
-        tie = "" if best is c else f"trial {best['number']} ({best[key]:.3f})"
+        tie = "" if best["number"] == c["number"] else f"trial {best['number']} ({best[key]:.3f})"
         rows.append([f"{r.from_ms:,.0f}", c["number"], f"{c['ttft_ms']:,.0f}",
                      value(c), gain, tie, c["summary"]])
         prev = c
     rule = ("the most accurate within each budget" if not ties else
             "ties within the proxy's uncertainty go to the faster trial")
     print(f"study {frame.study_name}: the recommendation at every TTFT budget where it changes "
-          f"({rule}; other budgets: {budget_text(budgets, key)})")
+          f"({rule}; budgets: {budget_text(budgets, key)})")
     print(table(rows, ["budget from ms", "trial", "TTFT ms", proxy_label(key, steps[0].choice),
                        "vs the step before", "ties with", "configuration"], align="rrrrrll"))
     note = (f"A budget under {steps[0].from_ms:,.0f} ms fits nothing; each choice "
