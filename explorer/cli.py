@@ -19,8 +19,8 @@ import sys
 COMMANDS = {
     "presets": "presets", "measure": "measure", "proxy": "proxy", "sweep": "sweep",
     "worker": "sweep", "studies": "studies", "pareto": "pareto", "recommend": "recommend",
-    "compare": "compare", "export": "export", "confirm": "confirm", "dashboard": "dashboard",
-    "cache": "cache",
+    "compare": "compare", "copy": "copy", "export": "export", "confirm": "confirm",
+    "dashboard": "dashboard", "cache": "cache",
 }
 
 

@@ -119,6 +119,42 @@ def test_one_study_name_in_two_storages(tmp_path, run_cli):
     assert rc == 2 and "got 2 --storage for 3 --study" in err
 
 
+def test_a_study_copied_from_another_storage(tmp_path, run_cli, monkeypatch):
+    """Another machine's results file: its study copied in beside ours under a new name, whole
+    (trials of every state, the device it was measured on), then compared in one storage."""
+    ours, board = (f"sqlite:///{tmp_path / f}" for f in ("ours.db", "board.db"))
+    build_study(ours, "quick", n=40, seed=3)
+    build_study(board, "quick", n=40, seed=3, speed=2.0, device="synthetic-gpu")
+    rc, out, err = run_cli("copy", "--study", "quick", "--from", board, "--storage", ours,
+                           "--as", "quick-board", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["trials"] == 40
+    _, listed, _ = run_cli("studies", "--storage", ours, "--json")
+    studies = {s["name"]: s for s in json.loads(listed)["studies"]}
+    _, source, _ = run_cli("studies", "--storage", board, "--json")
+    (original,) = json.loads(source)["studies"]
+    assert studies["quick-board"]["trials"] == original["trials"]  # failed and pruned too
+    assert studies["quick-board"]["device"] == "synthetic-gpu"
+    rc, out, _ = run_cli("compare", "--study", "quick", "--study", "quick-board",
+                         "--storage", ours, "--json")
+    assert rc == 0 and 0.45 < json.loads(out)["speed"][0]["ratio_geomean"] < 0.55
+    rc, _, err = run_cli("copy", "--study", "quick", "--from", board, "--storage", ours)
+    assert rc == 2 and "study 'quick' is already in" in err and "--as" in err
+    rc, _, err = run_cli("copy", "--study", "nope", "--from", board, "--storage", ours)
+    assert rc == 2 and "no study 'nope' in this storage; available: quick" in err
+
+    import optuna
+
+    def broken(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(optuna.study.Study, "set_user_attr", broken)  # after the study exists
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_cli("copy", "--study", "quick", "--from", board, "--storage", ours, "--as", "half")
+    _, listed, _ = run_cli("studies", "--storage", ours, "--json")
+    assert "half" not in {s["name"] for s in json.loads(listed)["studies"]}  # nothing half-written
+
+
 @pytest.mark.parametrize("studies, fragment", [
     (["alpha"], "compare needs two or more different studies, got alpha"),
     (["alpha", "alpha"], "compare needs two or more different studies, got alpha, alpha"),

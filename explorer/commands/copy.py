@@ -1,0 +1,65 @@
+"""`fastvlm-explore copy`: a study from one storage into another, e.g. another machine's results
+file into yours under a new name, so `compare` and the dashboard's Compare page see both."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._options import add_storage_arg, print_json
+
+EXAMPLES = """examples:
+  # `make sweep` ran on a board too; its results file is now board.db here
+  fastvlm-explore copy --study quick --from sqlite:///board.db --as quick-board
+  fastvlm-explore compare --study quick --study quick-board       # or the dashboard
+  fastvlm-explore copy --study paper --from sqlite:///paper.db --storage postgresql://me@db/fvlm
+
+Every trial (failed and pruned ones too) and the study's attributes (its spec, the device it was
+measured on, confirmations) are copied as they are; the source is only read. A name already in
+the destination is refused: give another with --as. A copy that fails leaves no half study."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("copy", help="copy a study between storages (another machine's results)",
+                       description=__doc__, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--study", required=True, help="the study's name in the source storage")
+    p.add_argument("--from", dest="source", required=True, metavar="URL",
+                   help="the source storage URL (e.g. sqlite:///board.db)")
+    add_storage_arg(p)  # the destination, as for every other command
+    p.add_argument("--as", dest="name", metavar="NAME",
+                   help="the study's name in the destination (default: the same)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import optuna
+
+    from explorer.errors import UsageError
+    from explorer.storage import (default_storage_url, load_study, open_storage, redact,
+                                  study_names)
+    from explorer.trial_reader import count_trials
+
+    target_url = args.storage or default_storage_url()
+    name = args.name or args.study
+    source = load_study(args.study, open_storage(args.source, create=False))
+    target = open_storage(target_url)
+    if name in study_names(target):
+        raise UsageError(f"study {name!r} is already in {redact(target_url)}; give another "
+                         "name with --as")
+    try:
+        optuna.copy_study(from_study_name=args.study, from_storage=source._storage,
+                          to_storage=target, to_study_name=name)
+    except BaseException:  # Ctrl-C included: no half-copied study stays behind
+        if name in study_names(target):
+            optuna.delete_study(study_name=name, storage=target)
+        raise
+    copied = optuna.load_study(study_name=name, storage=target)
+    n = count_trials(target, copied._study_id)
+    if args.json:
+        print_json({"study": name, "source_study": args.study, "from": redact(args.source),
+                    "storage": redact(target_url), "trials": n})
+    else:
+        print(f"copied study {args.study!r} ({n:,} trials) from {redact(args.source)} to "
+              f"{redact(target_url)} as {name!r}")
+    return 0
