@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -136,8 +137,11 @@ def test_a_transformers_fastvlm_config_reads_back(name, tmp_path):
         cfg = preset(name, resolution=resolution, prompt_tokens=32)
         if not hf_representable(cfg):
             cfg = build_config(name, resolution=resolution, prompt_tokens=32, output_pool=1)
-        back = config_from_fastvlm_dict(fastvlm_config_dict(cfg))
+        raw = fastvlm_config_dict(cfg)
+        back = config_from_fastvlm_dict(raw)
         assert back.key() == cfg.key() and back.llm.name == cfg.llm.name
+        del raw["image_seq_length"]  # as transformers 5.1 writes it: the base preset's resolution
+        assert config_from_fastvlm_dict(raw).resolution == (768 if name == "fastvit-0.5b" else 1024)
     folder = tmp_path / "FastVLM-x"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(fastvlm_config_dict(cfg)))
@@ -145,14 +149,18 @@ def test_a_transformers_fastvlm_config_reads_back(name, tmp_path):
 
 
 def test_transformers_default_fastvlm_config():
-    """transformers' own FastVlmConfig() (FastVLM-7B style, 576 tokens, stock encoder args):
-    FastViTHD at 1536 px, and a Qwen2-7B with FastVLM's extended vocabulary (not the preset)."""
+    """transformers' own FastVlmConfig() (FastVLM-7B style, stock encoder args): FastViTHD at
+    the resolution of its image_seq_length (576 tokens: 1536 px; transformers 5.1 has no such
+    key: FastVLM's 1024 px), and a Qwen2-7B with FastVLM's extended vocabulary (not the
+    preset)."""
     from transformers import FastVlmConfig
 
     from fastvlm.hfconfig import config_from_fastvlm_dict
 
-    cfg = config_from_fastvlm_dict(FastVlmConfig().to_dict())
-    assert cfg.resolution == 1536 and cfg.visual_tokens == 576
+    raw = FastVlmConfig().to_dict()
+    cfg = config_from_fastvlm_dict(raw)
+    tokens = raw.get("image_seq_length")
+    assert cfg.resolution == (64 * math.isqrt(tokens) if tokens else 1024)
     assert cfg.encoder == preset("fastvlm-7b").encoder
     assert cfg.llm.vocab_size == 152128 and cfg.llm.name == "qwen2-custom"
 
