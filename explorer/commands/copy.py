@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_storage_arg, print_json
+from ._options import print_json
 
 EXAMPLES = """examples:
   # `make sweep` ran on a board too; its results file is now board.db here
@@ -25,7 +25,9 @@ def register(sub) -> None:
     p.add_argument("--study", required=True, help="the study's name in the source storage")
     p.add_argument("--from", dest="source", required=True, metavar="URL",
                    help="the source storage URL (e.g. sqlite:///board.db)")
-    add_storage_arg(p)  # the destination, as for every other command
+    p.add_argument("--storage", metavar="URL",
+                   help="the destination storage URL (default: sqlite:///results/"
+                        "fastvlm-explorer.db, as for every other command)")
     p.add_argument("--as", dest="name", metavar="NAME",
                    help="the study's name in the destination (default: the same)")
     p.add_argument("--json", action="store_true", help="one JSON object")
