@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import html
 
-from explorer.recommend import budget_text
+from explorer.recommend import budget_text, ladder_note
 
 from .charts import PARETO_CONFIG, figure_json, pareto_figure
 from .data import FrontView, StudyData, budget_ladder, front_table, ladder_table, state_counts
@@ -97,13 +97,10 @@ def _ladder(data: StudyData, view: FrontView) -> str:
     steps = budget_ladder(data, view.family, view.budgets, ties=view.recommendation.ties)
     if not steps:
         return ""
-    note = ("The recommendation at every TTFT budget where it changes, under the other budgets "
-            "(as <code>fastvlm-explore recommend --ladder</code> lists it); ◀ marks the step in "
-            "force under this page's TTFT budget.")
-    if view.recommendation.ties:
-        note += (" <i>ties with</i>: the most accurate trial that budget admits, which the "
-                 "choice matches within the proxy's uncertainty at less TTFT; a budget between "
-                 "two steps buys nothing the proxy can tell apart.")
+    note = html.escape("The recommendation at every TTFT budget where it changes, under the "
+                       "other budgets, as `fastvlm-explore recommend --ladder` lists it. ◀ "
+                       "marks the step in force under this page's TTFT budget. "
+                       + ladder_note(view.recommendation.ties))
     return (f'<h2>What a bigger TTFT budget buys</h2>\n<p class="note">{note}</p>\n'
             + _table(ladder_table(steps, view.family, view.budgets.max_ttft_ms)))
 

@@ -145,6 +145,17 @@ def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Step]
     return steps
 
 
+def ladder_note(ties: bool) -> str:
+    """How to read a ladder's table (the CLI, the dashboard and the HTML page say the same)."""
+    note = "Each choice holds from its budget up to the next step's."
+    if ties:
+        note += (" 'ties with': the most accurate trial that budget admits, which the choice "
+                 "matches within the proxy's uncertainty at less TTFT. A bigger budget between "
+                 "two steps buys nothing the proxy can tell apart (--most-accurate: every step "
+                 "of the front).")
+    return note
+
+
 def proxy_label(key: str, row: dict) -> str:
     """E.g. "proxy accuracy (text-rich, tier 1)" for `key` = "proxy_text_rich"."""
     family = key.removeprefix("proxy_")

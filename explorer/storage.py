@@ -32,6 +32,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite:")
 
 
+def is_journal(url: str) -> bool:
+    return url.startswith("journal:") or url.endswith(".log")
+
+
+def storage_file(url: str) -> Path | None:
+    """The file of a SQLite or journal storage URL (None: a database server)."""
+    if is_journal(url):
+        return Path(url.removeprefix("journal://").removeprefix("journal:"))
+    if is_sqlite(url):
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
 def open_storage(url: str | None = None, heartbeat_s: int | None = None, create: bool = True):
     """An Optuna storage for `url` (default: the embedded SQLite file).
 
@@ -45,26 +58,21 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
     from optuna.storages import RDBStorage
 
     url = url or default_storage_url()
-    if url.startswith("journal:") or url.endswith(".log"):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        path = url.removeprefix("journal://").removeprefix("journal:")
-        if create:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        elif not Path(path).is_file():
-            raise StudyError(f"no study storage at {path}; run `fastvlm-explore sweep` first "
-                             "or pass --storage")
-        return JournalStorage(JournalFileBackend(path))
-    if not any(url.startswith(p) for p in ("sqlite:", "postgresql", "mysql")):
+    journal = is_journal(url)
+    if not journal and not any(url.startswith(p) for p in ("sqlite:", "postgresql", "mysql")):
         raise UsageError(f"unsupported storage URL {url!r}; valid: sqlite:///FILE, "
                          "postgresql://..., mysql://..., journal:///FILE.log")
-    if is_sqlite(url):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = storage_file(url)
+    if path is not None:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.is_file():
             raise StudyError(f"no study storage at {path}; run `fastvlm-explore sweep` first "
                              "or pass --storage")
+    if journal:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(str(path)))
     kwargs = {}
     if heartbeat_s and not is_sqlite(url):
         kwargs = dict(heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.recommend import ladder_note
 from explorer.storage import default_storage_url
 
 from .. import cache
@@ -66,7 +67,8 @@ def render(ctx: Context) -> None:
         "Download this view as a page (HTML, opens offline)", key="front_html",
         data=lambda: pareto_page(d, view, ctx.url or default_storage_url()),
         file_name=f"{d.name}-pareto-{ctx.family}.html", mime="text/html", on_click="ignore",
-        help="The chart (hover, zoom), the recommendation and the front under these budgets, "
+        help="The chart (hover, zoom), the recommendation, the ladder and the front under these "
+             "budgets, "
              "as `fastvlm-explore pareto --html` writes it: a file to share")
 
 
@@ -79,11 +81,7 @@ def _ladder(ctx: Context) -> None:
             return
         st.caption("The recommendation at every TTFT budget where it changes, under the other "
                    "budgets, as `fastvlm-explore recommend --ladder` lists it. ◀ marks the step "
-                   "in force under the Max TTFT slider."
-                   + (" *ties with*: the most accurate trial that budget admits, which the "
-                      "choice matches within the proxy's uncertainty at less TTFT; a budget "
-                      "between two steps buys nothing the proxy can tell apart."
-                      if view.recommendation.ties else ""))
+                   f"in force under the Max TTFT slider. {ladder_note(view.recommendation.ties)}")
         table(ladder_table(steps, ctx.family, view.budgets.max_ttft_ms), key="ladder_table")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from ._options import print_json, table
 from .pareto import add_budget_args
@@ -108,9 +107,8 @@ def labels(pairs: list[tuple[str, str | None]]) -> list[str]:
 def _where(url: str | None) -> str:
     from urllib.parse import urlsplit
 
-    from explorer.storage import default_storage_url
+    from explorer.storage import default_storage_url, storage_file
 
     url = url or default_storage_url()
-    if url.startswith(("sqlite:///", "journal:///")):
-        return Path(url.split(":///", 1)[1]).name
-    return urlsplit(url).hostname or url
+    path = storage_file(url)
+    return path.name if path is not None else urlsplit(url).hostname or url

@@ -91,7 +91,7 @@ def run(args) -> int:
 
 
 def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
-    from explorer.recommend import budget_text, ladder, trial_summary
+    from explorer.recommend import budget_text, ladder, ladder_note, trial_summary
 
     steps = ladder(frame, budgets, ties=ties)
     key = frame.proxy_key
@@ -121,13 +121,7 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
           f"({rule}; budgets: {budget_text(budgets, key)})")
     print(table(rows, ["budget from ms", "trial", "TTFT ms", proxy_label(key, steps[0].choice),
                        "vs the step before", "ties with", "configuration"], align="rrrrrll"))
-    note = (f"A budget under {steps[0].from_ms:,.0f} ms fits nothing; each choice "
-            "holds up to the next step's budget.")
-    if ties:
-        note += (" 'ties with': the most accurate trial that budget admits, which the choice "
-                 "matches within the proxy's uncertainty at less TTFT. A bigger budget between "
-                 "two steps buys nothing the proxy can tell apart (--most-accurate: every step "
-                 "of the front).")
+    note = f"A budget under {steps[0].from_ms:,.0f} ms fits nothing. {ladder_note(ties)}"
     print(textwrap.fill(note, width=100, break_on_hyphens=False))
     return 0
 
