@@ -153,7 +153,7 @@ def browser(live: bool = True) -> dict:
     from tests.test_dashboard_browser import CHROMIUM, COUNT_JS, READY_JS, free_port
 
     port = free_port()
-    cmd = streamlit_command(URL, "127.0.0.1", port, STUDY)
+    cmd = streamlit_command([URL], "127.0.0.1", port, STUDY)
     if not live:
         i = cmd.index("--server.enableStaticServing")
         del cmd[i:i + 2]

@@ -3,7 +3,8 @@
     fastvlm-explore dashboard --storage sqlite:///results/fastvlm-explorer.db
     streamlit run dashboard/app.py --server.enableStaticServing true -- --storage URL [--study NAME]
 
-The storage comes from `--storage` (after `--`), else $FASTVLM_DASHBOARD_STORAGE, else the
+The storage comes from `--storage` (after `--`; several: a results file per machine, picked in
+the sidebar and overlaid on the Compare page), else $FASTVLM_DASHBOARD_STORAGE, else the
 explorer's default SQLite file. Any error reading it is a message in the page, not a traceback.
 Static serving lets the Pareto chart update in place (dashboard/live_chart.py); without it the
 chart still works, redrawn from scratch on every change.
@@ -32,9 +33,14 @@ PAGES = {"Pareto front": pareto.render, "Trial": trial.render, "Search": search.
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="dashboard/app.py", add_help=False)
-    p.add_argument("--storage", default=os.environ.get("FASTVLM_DASHBOARD_STORAGE"))
+    p.add_argument("--storage", action="append")
     p.add_argument("--study", default=os.environ.get("FASTVLM_DASHBOARD_STUDY"))
     args, _ = p.parse_known_args(argv)
+    from explorer.storage import default_storage_url
+
+    given = args.storage or [os.environ.get("FASTVLM_DASHBOARD_STORAGE")]
+    # resolved once, so a storage has one key in the caches and one entry in the pickers
+    args.storage = list(dict.fromkeys(u or default_storage_url() for u in given))
     return args
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import functools
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -80,13 +79,13 @@ class StudyData:
 def _storage(url: str | None):
     """The Optuna storage at `url`, opened once per URL: opening costs ~40 ms and the app
     counts the trials every 2 s. A SQLite file that has gone is reported, not created again."""
-    from explorer.storage import default_storage_url, is_sqlite, open_storage
+    from explorer.storage import default_storage_url, is_sqlite, open_storage, storage_file
 
     url = url or default_storage_url()
     try:
         if not is_sqlite(url):
             return _open_storage(url, None)
-        path = Path(url.removeprefix("sqlite:///"))
+        path = storage_file(url)
         if not path.is_file():
             return open_storage(url, create=False)  # raises the one-line "no storage" error
         return _open_storage(url, path.stat().st_ino)  # a file made anew is opened anew

@@ -1,4 +1,5 @@
-"""The sidebar: storage, study, page, accuracy family and budget sliders -> a `Context`.
+"""The sidebar: storage (one of several results files), study, page, accuracy family and
+budget sliders -> a `Context`.
 
 Every problem with the storage or the study (unreachable, empty, unknown name, nothing
 completed) is reported here in the page, and the pages are then not drawn.
@@ -14,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.results import Budgets
-from explorer.storage import default_storage_url, redact
+from explorer.storage import redact, storage_labels
 
 from . import cache
 from .data import (FAMILIES, DashboardError, FrontView, StudyData, accuracy_label,
@@ -28,7 +29,8 @@ WATCH_EVERY = float(os.environ.get("FASTVLM_DASHBOARD_WATCH_S", "3"))
 
 @dataclass
 class Context:
-    url: str | None
+    url: str  # the storage of `data`
+    storages: list[str]  # every storage the dashboard was given (the Compare page's choice)
     studies: list[str]
     devices: dict[str, str]  # study -> what it was measured on ('' unknown)
     data: StudyData
@@ -39,10 +41,11 @@ class Context:
     page: str
 
 
-def sidebar(url: str | None, requested: str | None, pages: list[str]) -> Context | None:
+def sidebar(urls: list[str], requested: str | None, pages: list[str]) -> Context | None:
     bar = st.sidebar
     bar.title("FastVLM explorer")
-    label = redact(url or default_storage_url())
+    url = _pick_storage(urls)
+    label = redact(url)
     try:
         devices = cache.studies(url)
     except DashboardError as e:
@@ -82,13 +85,24 @@ def sidebar(url: str | None, requested: str | None, pages: list[str]) -> Context
         cache.study_data.clear()
         cache.trial.clear()
         st.rerun()
-    return Context(url, studies, devices, data, n, family, budgets,
+    return Context(url, urls, studies, devices, data, n, family, budgets,
                    front_view(data, family, budgets, ties=not most_accurate), page)
 
 
 def study_label(name: str, devices: dict[str, str]) -> str:
     """'mobile · AMD EPYC (2 logical cpus)': the same study name on two devices tells apart."""
     return f"{name} · {devices[name]}" if devices.get(name) else name
+
+
+def _pick_storage(urls: list[str]) -> str:
+    """The one storage, or the results file picked in the sidebar (`--storage` given twice or
+    more: e.g. each machine's own SQLite file)."""
+    if len(urls) == 1:
+        return urls[0]
+    names = dict(zip(urls, storage_labels(urls)))
+    return st.sidebar.selectbox("Results", urls, key="storage", format_func=names.get,
+                                help="the storages the dashboard was started with; the "
+                                     "Compare page overlays studies from all of them")
 
 
 def _pick_study(studies: list[str], devices: dict[str, str], requested: str | None) -> str:

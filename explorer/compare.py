@@ -17,6 +17,20 @@ import numpy as np
 from .results import StudyFrame, config_key, first_per_config
 
 
+def study_labels(pairs: list[tuple[str, str | None]]) -> list[str]:
+    """Each (study, storage URL)'s name, with its storage where the name repeats: the same
+    study file swept on two machines, each into its own results file ("quick (laptop.db)")."""
+    from collections import Counter
+
+    from .storage import storage_labels
+
+    names = [name for name, _ in pairs]
+    twice = {name for name, k in Counter(names).items() if k > 1}
+    where = storage_labels([url for _, url in pairs])
+    out = [f"{name} ({w})" if name in twice else name for name, w in zip(names, where)]
+    return out if len(set(out)) == len(out) else [f"{o} #{i + 1}" for i, o in enumerate(out)]
+
+
 def common_front(fronts: dict[str, list[dict]]) -> set[str]:
     """Configuration keys on the front of every study in `fronts` (empty if fewer than two)."""
     if len(fronts) < 2:

@@ -45,6 +45,30 @@ def storage_file(url: str) -> Path | None:
     return None
 
 
+def storage_labels(urls: list[str | None]) -> list[str]:
+    """Each storage in a few characters: its file's name (with as many parent folders as it
+    takes to tell two files apart: laptop/fastvlm-explorer.db, jetson/fastvlm-explorer.db), or
+    its server's host (else the URL without its password)."""
+    from urllib.parse import urlsplit
+
+    urls = [u or default_storage_url() for u in urls]
+
+    def label(url: str, depth: int) -> str:
+        path = storage_file(url)
+        if path is None:
+            return (urlsplit(url).hostname if depth == 1 else None) or redact(url)
+        return str(Path(*path.parts[-depth:])) if depth < len(path.parts) else str(path)
+
+    depth = dict.fromkeys(urls, 1)
+    while True:
+        found = {u: label(u, d) for u, d in depth.items()}
+        clash = [u for u in found if list(found.values()).count(found[u]) > 1]
+        if not clash or all(found[u] == label(u, depth[u] + 1) for u in clash):
+            return [found[u] for u in urls]  # unique, or as long as it gets
+        for u in clash:
+            depth[u] += 1
+
+
 def open_storage(url: str | None = None, heartbeat_s: int | None = None, create: bool = True):
     """An Optuna storage for `url` (default: the embedded SQLite file).
 

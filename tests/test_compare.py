@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.compare import speed_line, speed_summary, spearman
+from explorer.compare import speed_line, speed_summary, spearman, study_labels
+from explorer.storage import storage_labels
 from tests.dashboard_fixtures import build_study
 
 
@@ -117,6 +118,25 @@ def test_one_study_name_in_two_storages(tmp_path, run_cli):
     rc, _, err = run_cli("compare", "--study", "quick", "--storage", laptop,
                          "--study", "quick", "--storage", board, "--study", "quick")
     assert rc == 2 and "got 2 --storage for 3 --study" in err
+
+
+def test_storages_and_studies_are_labelled_as_briefly_as_tells_them_apart():
+    """Two machines' results files usually share a file name: the folder tells them apart;
+    a file whose name is unique keeps just its name; servers are their host, or their URL
+    (password masked) when two databases share a host."""
+    laptop, board = "sqlite:///runs/laptop/fastvlm-explorer.db", "sqlite:///runs/board/" \
+                                                                "fastvlm-explorer.db"
+    assert storage_labels([laptop, board, "sqlite:///other.db", "journal:///tmp/j.log"]) == [
+        "laptop/fastvlm-explorer.db", "board/fastvlm-explorer.db", "other.db", "j.log"]
+    assert storage_labels(["postgresql://me:pw@db1/a", "postgresql://me:pw@db1/b",
+                           "postgresql://me@db2/a"]) == [
+        "postgresql://me:***@db1/a", "postgresql://me:***@db1/b", "db2"]
+    assert storage_labels(["sqlite:////x.db", "sqlite:///x.db"]) == ["/x.db", "x.db"]
+    assert storage_labels([laptop, laptop]) == ["fastvlm-explorer.db"] * 2  # one storage
+    assert study_labels([("quick", laptop), ("paper", board)]) == ["quick", "paper"]
+    assert study_labels([("quick", laptop), ("quick", board), ("paper", board)]) == [
+        "quick (laptop/fastvlm-explorer.db)", "quick (board/fastvlm-explorer.db)",
+        "paper"]
 
 
 def test_a_study_copied_from_another_storage(tmp_path, run_cli, monkeypatch):

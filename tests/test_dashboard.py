@@ -584,6 +584,82 @@ def test_compare_page_marks_configs_on_every_front(monkeypatch, storage):
     assert len(shown) == len(common) and shown["alpha TTFT ms"].is_monotonic_increasing
 
 
+@pytest.fixture(scope="module")
+def two_machines(tmp_path_factory):
+    """`make sweep` on a laptop and on a board, each into its own results file (same file
+    name, other folders): study quick in both, the board 2x faster; mobile only on the board."""
+    root = tmp_path_factory.mktemp("machines")
+    urls = []
+    for machine, speed in (("laptop", 1.0), ("board", 2.0)):
+        (root / machine).mkdir()
+        url = f"sqlite:///{root / machine / 'fastvlm-explorer.db'}"
+        build_study(url, "quick", n=40, seed=3, speed=speed, device=f"synthetic-{machine}")
+        urls.append(url)
+    build_study(urls[1], "mobile", n=20, seed=5, device="synthetic-board")
+    return urls
+
+
+def several(monkeypatch, urls: list[str]) -> AppTest:
+    """The app as `fastvlm-explore dashboard --storage A --storage B` starts it."""
+    monkeypatch.setattr(sys, "argv", ["app.py"] + [a for u in urls for a in ("--storage", u)])
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def test_several_results_files_one_picked_in_the_sidebar(monkeypatch, two_machines):
+    laptop, board = two_machines
+    at = several(monkeypatch, two_machines)
+    assert not at.exception and not at.error
+    picker = at.sidebar.selectbox(key="storage")
+    assert picker.options == ["laptop/fastvlm-explorer.db", "board/fastvlm-explorer.db"]
+    assert at.sidebar.selectbox(key="study").options == ["quick · synthetic-laptop"]
+    d = dd.load_study_data(laptop, "quick")
+    t = d.cols["ttft_ms"][d.complete]
+    laptop_budget = ttft_options(t.min(), t.max(), 4000.0)[5]
+    at.sidebar.select_slider(key="max_ttft:quick").set_value(laptop_budget).run()
+    assert at.sidebar.select_slider(key="max_ttft:quick").value == laptop_budget
+    picker.set_value(board).run()  # a budget that is not one of the board's options
+    assert not at.exception and not at.error
+    assert at.sidebar.selectbox(key="study").options == ["mobile · synthetic-board",
+                                                         "quick · synthetic-board"]
+    assert at.sidebar.selectbox(key="study").value == "quick"  # the same study, other machine
+    assert points(chart(at)) == int(dd.plottable(dd.load_study_data(board, "quick"),
+                                                 "text_rich").sum())
+
+
+def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, two_machines):
+    """The study's twin on the other machine is compared by default; the ratios say the
+    board is 2x faster; every study of every file can be picked."""
+    at = several(monkeypatch, two_machines)
+    at.sidebar.radio(key="page").set_value("Compare studies").run()
+    assert not at.exception and not at.error
+    pick = at.multiselect(key="compare_studies")
+    here, there = "quick (laptop/fastvlm-explorer.db)", "quick (board/fastvlm-explorer.db)"
+    assert pick.options == [f"{here} · synthetic-laptop", "mobile · synthetic-board",
+                            f"{there} · synthetic-board"]
+    assert pick.value == [here, there]
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in fig["data"] if t.get("name", "").endswith(": trials")} == {
+        f"{here}: trials", f"{there}: trials"}
+    shown = at.dataframe[-1].value
+    ratio = shown[f"ratio {there} / {here}"].to_numpy(dtype=float)
+    assert len(shown) > 20 and 0.4 < ratio.min() and ratio.max() < 0.6
+    pick.set_value([here, there, "mobile"]).run()
+    assert not at.exception and len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"]) > 4
+
+
+def test_a_results_file_that_cannot_be_read_is_left_out_of_compare(monkeypatch, two_machines):
+    gone = "sqlite:////nonexistent/elsewhere.db"
+    at = several(monkeypatch, [two_machines[0], gone])
+    at.sidebar.radio(key="page").set_value("Compare studies").run()
+    assert not at.exception
+    assert any("/nonexistent/elsewhere.db left out: no study storage" in w.value
+               for w in at.warning)
+    assert at.multiselect(key="compare_studies").options == ["quick · synthetic-laptop"]
+    at.sidebar.selectbox(key="storage").set_value(gone).run()
+    assert not at.exception
+    assert any("no study storage at /nonexistent/elsewhere.db" in e.value for e in at.error)
+
+
 # ---- error states: a message in the page, never a traceback ----
 
 @pytest.mark.parametrize("url, fragment", [
@@ -856,6 +932,17 @@ def test_compare_markers_shrink_when_the_studies_hold_thousands(storage):
     assert trials.pop() == pytest.approx(9 * (300 / points) ** 0.25)  # ~4.5 px at 4,000
 
 
+def test_command_checks_every_storage_before_starting(two_machines, run_cli):
+    """With several --storage, a missing one stops the command (exit 1, the file named), and
+    --study must be in the first."""
+    rc, _, err = run_cli("dashboard", "--storage", two_machines[0], "--storage",
+                         "sqlite:////nonexistent/board.db")
+    assert rc == 1 and "no study storage at /nonexistent/board.db" in err
+    rc, _, err = run_cli("dashboard", "--storage", two_machines[0], "--storage",
+                         two_machines[1], "--study", "mobile")
+    assert rc == 2 and "no study 'mobile' in this storage; available: quick" in err
+
+
 def test_command_says_what_would_stop_the_server_before_starting_it(storage, capsys):
     """A taken port (with a free one suggested), an address not of this machine and an unknown
     study: one line each and exit 2, before Streamlit starts."""
@@ -936,9 +1023,12 @@ def test_command_validates_and_binds_localhost(storage):
 
     args = build_parser().parse_args(["dashboard", "--storage", storage])
     assert (args.host, args.port) == ("127.0.0.1", 8501)
-    cmd = streamlit_command(storage, args.host, args.port, "alpha")
+    cmd = streamlit_command([storage], args.host, args.port, "alpha")
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--") + 1:] == ["--storage", storage, "--study", "alpha"]
+    args = build_parser().parse_args(["dashboard", "--storage", storage, "--storage", "b"])
+    cmd = streamlit_command(args.storage, args.host, args.port)
+    assert cmd[cmd.index("--") + 1:] == ["--storage", storage, "--storage", "b"]
     for bad in ("0", "70000", "http"):
         r = subprocess.run([sys.executable, "-m", "explorer.cli", "dashboard", "--port", bad],
                            capture_output=True, text=True, timeout=120)

@@ -149,7 +149,7 @@ def serve(url: str, name: str, log_dir: Path, **env: str):
     """The dashboard (as `fastvlm-explore dashboard` starts it) on a free port: its base URL."""
     port = free_port()
     log = open(log_dir / "streamlit.log", "w")
-    proc = subprocess.Popen(streamlit_command(url, "127.0.0.1", port, name), stdout=log,
+    proc = subprocess.Popen(streamlit_command([url], "127.0.0.1", port, name), stdout=log,
                             stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:

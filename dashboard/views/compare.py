@@ -3,39 +3,49 @@ that stay on the front in all of them marked."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from explorer.compare import (common_configs, common_front, on_every_front, speed_line,
-                              speed_summary)
+                              speed_summary, study_labels)
 from explorer.results import config_key
+from explorer.storage import redact
 
 from .. import cache
 from ..charts import compare_figure
-from ..data import DashboardError, front_rows, front_view
+from ..data import DashboardError, StudyData, front_rows, front_view
 from ..sidebar import Context, study_label
 from ..tables import table as show
 
 
 def render(ctx: Context) -> None:
     st.title("Compare studies")
-    others = [s for s in ctx.studies if s != ctx.data.name]
-    chosen = st.multiselect("Studies", ctx.studies, default=[ctx.data.name] + others[:1],
-                            key="compare_studies",
-                            format_func=lambda n: study_label(n, ctx.devices))
+    found = studies_everywhere(ctx)
+    here = next(label for label, (url, name, _) in found.items()
+                if (url, name) == (ctx.url, ctx.data.name))
+    chosen = st.multiselect("Studies", list(found), default=[here] + _partner(found, here),
+                            key="compare_studies", format_func=lambda label: study_label(
+                                label, {label: found[label][2]}))
     if len(chosen) < 2:
-        st.info("Pick two or more studies (for example the same space swept on two devices).")
+        st.info("Pick two or more studies (for example the same space swept on two devices"
+                + ("" if len(ctx.storages) > 1 else "; start the dashboard with one --storage "
+                   "per results file to see another machine's") + ").")
         return
     loaded = []
-    for name in chosen:
+    for label in chosen:
+        url, name, _ = found[label]
         try:
-            n = cache.trial_count(ctx.url, name)
-            data = ctx.data if name == ctx.data.name else cache.study_data(ctx.url, name, n)
+            n = cache.trial_count(url, name)
+            data = (ctx.data if (url, name) == (ctx.url, ctx.data.name)
+                    else cache.study_data(url, name, n))
         except DashboardError as e:
-            st.error(f"{name}: {e}")
+            st.error(f"{label}: {e}")
             return
         if not data.complete.any():
-            st.warning(f"Study {name} has no complete trials; left out.")
+            st.warning(f"Study {label} has no complete trials; left out.")
             continue
+        data = _named(data, label)
         loaded.append((data, front_view(data, ctx.family, ctx.budgets)))
     if len(loaded) < 2:
         return
@@ -61,3 +71,37 @@ def render(ctx: Context) -> None:
         show(both)
     else:
         st.info("No configuration was completed in every study.")
+
+
+def studies_everywhere(ctx: Context) -> dict[str, tuple[str, str, str]]:
+    """Label -> (storage, study, device) for every study in every storage the dashboard was
+    given; a name found in two storages is labelled with its file ("quick (laptop.db)"). A
+    storage that cannot be read is a warning, and its studies are left out."""
+    pairs, devices = [], {}
+    for url in ctx.storages:
+        try:
+            there = ctx.devices if url == ctx.url else cache.studies(url)
+        except DashboardError as e:
+            st.warning(f"{redact(url)} left out: {e}")
+            continue
+        pairs += [(name, url) for name in there]
+        devices.update({(name, url): device for name, device in there.items()})
+    return {label: (url, name, devices[name, url])
+            for label, (name, url) in zip(study_labels(pairs), pairs)}
+
+
+def _partner(found: dict[str, tuple[str, str, str]], here: str) -> list[str]:
+    """The study to compare with first: the same name in another storage (the same space on
+    another machine), else the next study."""
+    url, name, _ = found[here]
+    others = [label for label in found if label != here]
+    same = [label for label in others if found[label][1] == name]
+    return (same or others)[:1]
+
+
+def _named(data: StudyData, label: str) -> StudyData:
+    """`data` known by `label` in the chart and tables (a copy: the cached one is shared)."""
+    if data.name == label:
+        return data
+    return dataclasses.replace(data, frame=dataclasses.replace(data.frame, study_name=label),
+                               memo={})

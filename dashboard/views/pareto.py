@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.recommend import ladder_note
-from explorer.storage import default_storage_url
 
 from .. import cache
 from ..charts import PARETO_CONFIG, hover_table, pareto_figure
@@ -65,7 +64,7 @@ def render(ctx: Context) -> None:
     # built on click only (~5 MB with plotly.js), not on every rerun
     cols[1].download_button(
         "Download this view as a page (HTML, opens offline)", key="front_html",
-        data=lambda: pareto_page(d, view, ctx.url or default_storage_url()),
+        data=lambda: pareto_page(d, view, ctx.url),
         file_name=f"{d.name}-pareto-{ctx.family}.html", mime="text/html", on_click="ignore",
         help="The chart (hover, zoom), the recommendation, the ladder and the front under these "
              "budgets, "

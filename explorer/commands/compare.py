@@ -40,7 +40,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from explorer.compare import common_configs, on_every_front, speed_line, speed_summary
+    from explorer.compare import (common_configs, on_every_front, speed_line, speed_summary,
+                                  study_labels)
     from explorer.errors import UsageError
     from explorer.results import load_frame
 
@@ -57,7 +58,7 @@ def run(args) -> int:
         raise UsageError(f"compare needs two or more different studies, got "
                          f"{', '.join(args.study)}; give --study NAME once per study (and "
                          "--storage once per study for studies in different storages)")
-    names = labels(pairs)
+    names = study_labels(pairs)
     # a study is known by its label: its name, or with its storage where names repeat
     frames = [dataclasses.replace(load_frame(name, url), study_name=label)
               for (name, url), label in zip(pairs, names)]
@@ -93,22 +94,3 @@ def run(args) -> int:
                     ["configuration"] + [f"{n} ms (#trial)" for n in names]))
     return 0
 
-
-def labels(pairs: list[tuple[str, str | None]]) -> list[str]:
-    """Each (study, storage URL)'s name, or "name (where)" when names repeat: the same study
-    file swept on two machines, each into its own results file."""
-    names = [name for name, _ in pairs]
-    if len(set(names)) == len(names):
-        return names
-    out = [f"{name} ({_where(url)})" for name, url in pairs]
-    return out if len(set(out)) == len(out) else [f"{o} #{i + 1}" for i, o in enumerate(out)]
-
-
-def _where(url: str | None) -> str:
-    from urllib.parse import urlsplit
-
-    from explorer.storage import default_storage_url, storage_file
-
-    url = url or default_storage_url()
-    path = storage_file(url)
-    return path.name if path is not None else urlsplit(url).hostname or url

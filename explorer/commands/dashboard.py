@@ -9,12 +9,12 @@ import socket
 import sys
 from pathlib import Path
 
-from ._options import add_storage_arg
-
 EXAMPLES = """examples:
   fastvlm-explore dashboard                      # the default SQLite file, http://127.0.0.1:8501
   fastvlm-explore dashboard --study quick --port 8600
   fastvlm-explore dashboard --storage postgresql://me@db/fastvlm --host 0.0.0.0
+  # each machine's `make sweep` results side by side (sidebar: Results; page: Compare studies)
+  fastvlm-explore dashboard --storage sqlite:///laptop.db --storage sqlite:///jetson.db
 
 Binds to 127.0.0.1 unless --host says otherwise. The dashboard only reads the storage."""
 
@@ -33,8 +33,12 @@ def register(sub) -> None:
     p = sub.add_parser("dashboard", help="serve the interactive Pareto dashboard (Streamlit)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_storage_arg(p)
-    p.add_argument("--study", help="study to open first (default: the first by name)")
+    p.add_argument("--storage", action="append", metavar="URL",
+                   help="Optuna storage URL: sqlite:///FILE, postgresql://..., journal:///FILE"
+                        ".log (default: sqlite:///results/fastvlm-explorer.db); give it again "
+                        "for more results files, e.g. one per machine, to compare them")
+    p.add_argument("--study", help="study to open first (default: the first by name, in the "
+                                   "first storage)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8501, help="port (default 8501)")
     p.set_defaults(func=run)
@@ -46,14 +50,16 @@ def app_path() -> Path:
     return Path(dashboard.__file__).resolve().parent / "app.py"
 
 
-def streamlit_command(url: str, host: str, port_: int, study: str | None = None) -> list[str]:
+def streamlit_command(urls: list[str], host: str, port_: int,
+                      study: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
            "--server.address", host, "--server.port", str(port_), "--server.headless", "true",
            "--browser.gatherUsageStats", "false",
            # a viewer's toolbar: no "Deploy" to Streamlit's cloud, no developer menu items
            "--client.toolbarMode", "viewer",
            # serves dashboard/static/plotly.min.js to the in-place Pareto chart (live_chart.py)
-           "--server.enableStaticServing", "true", "--", "--storage", url]
+           "--server.enableStaticServing", "true", "--"]
+    cmd += [arg for url in urls for arg in ("--storage", url)]
     return cmd + (["--study", study] if study else [])
 
 
@@ -99,18 +105,18 @@ def _bind(host: str, port_: int) -> None:
 def run(args) -> int:
     from explorer.storage import default_storage_url, load_study, open_storage, redact
 
-    url = args.storage or default_storage_url()
-    storage = open_storage(url, create=False)  # unreachable / missing: one line, exit 1
+    urls = list(dict.fromkeys(args.storage or [default_storage_url()]))
+    storages = [open_storage(url, create=False) for url in urls]  # unreachable: one line, exit 1
     if args.study:
-        load_study(args.study, storage)  # unknown: one line listing the studies, exit 2
+        load_study(args.study, storages[0])  # unknown: one line listing the studies, exit 2
     check_port(args.host, args.port)
     from dashboard.live_chart import ensure_plotly_js
 
     ensure_plotly_js()  # before the server starts; the app falls back when it cannot
-    print(f"dashboard on http://{args.host}:{args.port} reading {redact(url)} (Ctrl-C stops)",
-          file=sys.stderr)
+    print(f"dashboard on http://{args.host}:{args.port} reading "
+          f"{', '.join(redact(url) for url in urls)} (Ctrl-C stops)", file=sys.stderr)
     sys.stderr.flush()
-    cmd = streamlit_command(url, args.host, args.port, args.study)
+    cmd = streamlit_command(urls, args.host, args.port, args.study)
     # this process becomes Streamlit: a SIGTERM (a service manager, `kill`) reaches the server
     # itself instead of leaving it running orphaned behind a stopped parent
     os.execv(cmd[0], cmd)
