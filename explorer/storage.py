@@ -140,7 +140,7 @@ def load_study(name: str, storage):
     except KeyError:
         names = study_names(storage)
         raise UsageError(f"no study {name!r} in this storage; available: "
-                         f"{', '.join(names) if names else '(none)'}") from None
+                         f"{', '.join(sorted(names)) if names else '(none)'}") from None
 
 
 def trial_by_number(study, number: int):

@@ -127,7 +127,8 @@ def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
         diff = sorted(k for k in set(stored) | set(spec.raw)
                       if spec_identity(stored).get(k) != spec.identity().get(k))
         raise SpecError(f"study {spec.name!r} exists with a different spec (differs in: "
-                        f"{', '.join(diff)}); rename the study or use the stored one")
+                        f"{', '.join(diff)}); rename the study, use the stored one, or delete it "
+                        f"(`fastvlm-explore studies --delete {spec.name}`)")
     check_device(study, runtime, allow_other_device)
     requeue_interrupted(study)
     return study

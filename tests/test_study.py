@@ -85,6 +85,34 @@ def test_studies_lists_each_study_with_device_counts_and_budgets(tmp_path, capsy
     assert not (tmp_path / "none.db").exists()
 
 
+def test_a_study_is_deleted_only_when_asked_for_and_alone(tmp_path, run_cli, monkeypatch):
+    """`studies --delete`: says what goes; without --yes only after a yes at a terminal; the
+    other studies stay; an unknown name lists the studies; then the same name sweeps anew."""
+    spec = load_spec(write_tiny_study(tmp_path, trials=2))
+    sweep(spec)
+    sweep(dataclasses.replace(spec, name="keep"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    rc, _, err = run_cli("studies", "--delete", "tiny")
+    assert rc == 2 and "not deleting study 'tiny' (2 trials: 2 complete)" in err
+    assert "without --yes" in err
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert run_cli("studies", "--delete", "tiny").returncode == 1
+    rc, _, err = run_cli("studies", "--delete", "nope", "--yes")
+    assert rc == 2 and "no study 'nope' in this storage; available: keep, tiny" in err
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "y")
+    rc, out, _ = run_cli("studies", "--delete", "tiny")
+    assert rc == 0 and asked == [f"delete study 'tiny' (2 trials: 2 complete) from "
+                                 f"{default_storage_url()}? [y/N] "]
+    assert out.startswith("deleted study 'tiny'")
+    rc, out, _ = run_cli("studies", "--json")
+    assert [s["name"] for s in json.loads(out)["studies"]] == ["keep"]
+    rc, out, _ = run_cli("studies", "--delete", "keep", "--yes", "--json")
+    assert rc == 0 and json.loads(out)["deleted"] == "keep"
+    assert sweep(spec)["trials"] == {"COMPLETE": 2}  # the name is free again
+
+
 def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
     first = sweep(spec)
@@ -157,8 +185,9 @@ def test_other_device_is_refused(tmp_path):
 def test_changed_spec_is_refused(tmp_path):
     sweep(load_spec(write_tiny_study(tmp_path, trials=1)))
     changed = load_spec(write_tiny_study(tmp_path, trials=1, resolutions="[64]"))
-    with pytest.raises(SpecError, match="differs in: space"):
+    with pytest.raises(SpecError, match="differs in: space") as refused:
         sweep(changed)
+    assert "`fastvlm-explore studies --delete tiny`" in str(refused.value)
 
 
 def sweep_interrupted_at(spec, call: int, monkeypatch) -> dict:

@@ -48,7 +48,8 @@ def run(args) -> int:
     target = open_storage(target_url)
     if name in study_names(target):
         raise UsageError(f"study {name!r} is already in {redact(target_url)}; give another "
-                         "name with --as")
+                         "name with --as (or replace it: `fastvlm-explore studies --delete "
+                         f"{name}` first)")
     try:
         optuna.copy_study(from_study_name=args.study, from_storage=source._storage,
                           to_storage=target, to_study_name=name)

@@ -1,4 +1,5 @@
-"""`fastvlm-explore studies`: the studies in a storage, what they were measured on, how far."""
+"""`fastvlm-explore studies`: the studies in a storage, what they were measured on, how far;
+`--delete NAME` removes one (e.g. to sweep a changed study file under its old name)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ._options import add_storage_arg, print_json, table
 EXAMPLES = """examples:
   fastvlm-explore studies
   fastvlm-explore studies --storage postgresql://me@db.example/fvlm --json
+  fastvlm-explore studies --delete quick          # asks first; --yes for scripts
 
 Then: pareto / recommend / confirm --study NAME, or the dashboard. Trial counts come from one SQL
 query per study, so a storage of large studies lists fast."""
@@ -19,6 +21,10 @@ def register(sub) -> None:
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_storage_arg(p)
+    p.add_argument("--delete", metavar="NAME",
+                   help="delete study NAME and all its trials (asks first at a terminal; "
+                        "other storages and studies are untouched)")
+    p.add_argument("--yes", action="store_true", help="delete without asking")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
@@ -28,6 +34,8 @@ def run(args) -> int:
 
     url = args.storage or default_storage_url()
     storage = open_storage(url, create=False)
+    if args.delete is not None:
+        return delete(storage, args.delete, redact(url), args.yes, args.json)
     studies = [study_summary(storage, s) for s in storage.get_all_studies()]
     if args.json:
         print_json({"storage": redact(url), "studies": studies})
@@ -43,6 +51,36 @@ def run(args) -> int:
     print(table(rows, ["study", "measured on", "complete", "failed", "pruned", "running",
                        "budgets", "proxy tier", "description"], align="llrrrrlrl"))
     print(f"storage: {redact(url)}; pruned = repeats not evaluated again (and other prunes)")
+    return 0
+
+
+def delete(storage, name: str, where: str, yes: bool, as_json: bool) -> int:
+    """Delete study `name` after saying what goes (its trials per state); without --yes only
+    when a person at a terminal agrees."""
+    import sys
+
+    import optuna
+
+    from explorer.errors import UsageError
+    from explorer.storage import load_study
+    from explorer.trial_reader import count_by_state
+
+    study = load_study(name, storage)  # unknown: one line listing the studies, exit 2
+    counts = count_by_state(storage, study._study_id)
+    what = (f"study {name!r} ({sum(counts.values())} trials: "
+            + (", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "none")
+            + f") from {where}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"not deleting {what} without --yes (no terminal to ask)")
+        if input(f"delete {what}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("kept", file=sys.stderr)
+            return 1
+    optuna.delete_study(study_name=name, storage=storage)
+    if as_json:
+        print_json({"deleted": name, "trials": counts, "storage": where})
+    else:
+        print(f"deleted {what}")
     return 0
 
 
