@@ -1,11 +1,13 @@
-"""The Pareto view as one self-contained HTML file (`fastvlm-explore pareto --html FILE`).
+"""The dashboard's views as self-contained HTML files, for someone who will not run a server:
+a file to attach to a design review. plotly.js is inside (about 4.8 MB), so they open offline.
 
     fastvlm-explore pareto --study quick --html quick-front.html
+    fastvlm-explore compare --study quick-laptop --study quick-board --html devices.html
 
-The dashboard's chart (the same figure: hover, zoom, budget lines, the recommended trial
-ringed), the recommendation, the budget ladder and the front's table, for someone who will not
-run a server: a file to attach to a design review. plotly.js is inside (about 4.8 MB), so it
-opens offline.
+`pareto_page`: the Pareto chart (the same figure: hover, zoom, budget lines, the recommended
+trial ringed), the recommendation, the budget ladder and the front's table. `compare_page`:
+the Compare page's overlaid fronts, the configurations on every front, the speed ratios and
+the configurations every study measured.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from __future__ import annotations
 import datetime
 import html
 
+from explorer.compare import (common_configs, common_front, on_every_front, speed_line,
+                              speed_summary)
 from explorer.recommend import budget_text, ladder_note
+from explorer.results import config_key
 
-from .charts import PARETO_CONFIG, figure_json, pareto_figure
-from .data import FrontView, StudyData, budget_ladder, front_table, ladder_table, state_counts
+from .charts import PARETO_CONFIG, compare_figure, figure_json, pareto_figure
+from .data import (FrontView, StudyData, budget_ladder, front_rows, front_table, ladder_table,
+                   state_counts)
 from .formats import column_kind, show
 
 STYLE = """
@@ -35,9 +41,6 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 def pareto_page(data: StudyData, view: FrontView, source: str) -> str:
     """The whole page. `source` (the storage; its password is redacted here) goes in its footer
     with this tool's version and the time the page was written."""
-    from explorer.cli import package_version
-    from explorer.storage import redact
-
     esc = html.escape
     counts = ", ".join(f"{v:,} {k.lower()}" for k, v in sorted(state_counts(data).items()))
     description = data.description()
@@ -47,24 +50,72 @@ def pareto_page(data: StudyData, view: FrontView, source: str) -> str:
         f"{esc(data.device())}; {esc(counts)}. Accuracy is a calibrated proxy, not a benchmark "
         "score.</p>",
         _metrics(view),
-        '<div id="pareto"></div>',
+        '<div id="chart"></div>',
         _recommendation(view),
         _ladder(data, view),
         f"<h2>Feasible Pareto front ({len(view.front)})</h2>",
         _table(front_table([data.frame.rows[i] for i in view.front], view.family)),
-        f'<p class="note">Written by fastvlm-explore {esc(package_version())} on '
-        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} from {esc(redact(source))}.</p>",
+        _footer([source]),
     ]
+    return _document(f"{data.name}: Pareto front", parts, pareto_figure(data, view),
+                     PARETO_CONFIG)
+
+
+def compare_page(studies: list[tuple[StudyData, FrontView]], sources: list[str]) -> str:
+    """Several studies (each `StudyData` named as it should be shown) with their views under
+    budgets, as the dashboard's Compare page shows them; `sources` are their storages."""
+    esc = html.escape
+    names = [d.name for d, _ in studies]
+    fronts = {d.name: front_rows(d, v) for d, v in studies}
+    keys = {name: {r["number"]: config_key(r) for r in rows} for name, rows in fronts.items()}
+    common = common_front(fronts)
+    shared = common_configs([d.frame for d, _ in studies])
+    overview = [{"study": d.name, "measured on": d.device(),
+                 "complete": int(d.complete.sum()), "front": len(v.front),
+                 "budgets": budget_text(v.budgets, f"proxy_{v.family}")} for d, v in studies]
+    speeds = " ".join(esc(speed_line(s)) + "." for s in speed_summary(shared, names))
+    parts = [
+        f"<h1>Compare: {esc(', '.join(names))}</h1>",
+        '<p class="note">TTFT is each study\'s own measurement on its own device. Accuracy is '
+        "a calibrated proxy, not a benchmark score.</p>",
+        _table(overview),
+        '<div id="chart"></div>',
+        f"<h2>On every front: {len(common)} configuration(s)</h2>",
+        _table(on_every_front(fronts)) if common else "",
+        "<h2>The same configuration in each study</h2>",
+        (f'<p class="note">{len(shared)} configuration(s) completed in every study (budgets '
+         f"not applied), by {esc(names[0])}'s TTFT; a ratio below 1 is faster than in "
+         f"{esc(names[0])}. {speeds}</p>\n" + _table(shared)) if shared else
+        '<p class="note">No configuration was completed in every study.</p>',
+        _footer(sources),
+    ]
+    return _document(f"Compare: {', '.join(names)}", parts,
+                     compare_figure(studies, common, keys).to_plotly_json(),
+                     {"displaylogo": False})
+
+
+def _footer(sources: list[str]) -> str:
+    """This tool's version, the time and the storages (passwords redacted)."""
+    from explorer.cli import package_version
+    from explorer.storage import redact
+
+    where = ", ".join(dict.fromkeys(redact(s) for s in sources))
+    return (f'<p class="note">Written by fastvlm-explore {html.escape(package_version())} on '
+            f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} from "
+            f"{html.escape(where)}.</p>")
+
+
+def _document(title: str, parts: list[str], figure, config: dict) -> str:
     # "</script>" in a string (a study named so) would end the script early; "<\/" is the
     # same string to JSON
-    fig = figure_json(pareto_figure(data, view)).replace("</", "<\\/")
-    config = figure_json(PARETO_CONFIG | {"responsive": True})
+    fig = figure_json(figure).replace("</", "<\\/")
+    config = figure_json(config | {"responsive": True})
     from plotly.offline import get_plotlyjs  # the plotly.js the dashboard serves
 
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
-            f"<title>{esc(data.name)}: Pareto front</title>\n<style>{STYLE}</style>\n"
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n"
             f"<script>{get_plotlyjs()}</script></head>\n<body>\n" + "\n".join(parts)
-            + f'\n<script>const fig = {fig};\nPlotly.newPlot("pareto", fig.data, fig.layout, '
+            + f'\n<script>const fig = {fig};\nPlotly.newPlot("chart", fig.data, fig.layout, '
             f"{config});</script>\n</body></html>\n")
 
 

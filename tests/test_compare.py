@@ -184,3 +184,30 @@ def test_bad_study_lists_are_one_line_errors(url, run_cli, studies, fragment):
     args = [a for s in studies for a in ("--study", s)]
     rc, out, err = run_cli("compare", *args, "--storage", url)
     assert rc == 2 and fragment in err and len(err.splitlines()) == 1 and out == ""
+
+
+def test_the_comparison_as_an_offline_page(url, run_cli, tmp_path):
+    """`compare --html`: the Compare page's chart and tables, the same numbers as --json, under
+    the same budgets; a path that cannot be written is refused before any study is read."""
+    from tests.test_static_page import figure, length
+
+    out = tmp_path / "devices.html"
+    rc, text, err = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                            "--json", "--max-ttft-ms", "3000", "--html", out)
+    assert rc == 0 and f"wrote {out}" in err and "the fronts of alpha, beta overlaid" in err
+    d, page = json.loads(text), out.read_text()
+    fig = figure(page)
+    fronts = {t["name"].split(":")[0]: length(t["x"]) for t in fig["data"]
+              if ": front" in t.get("name", "")}
+    assert fronts == {s["study"]: len(s["front"]) for s in d["studies"]}
+    assert f"On every front: {len(d['on_every_front'])} configuration(s)" in page
+    shared = len(d["same_configurations"])
+    assert f"{shared} configuration(s) completed in every study" in page
+    assert page.count("<tr><td>fastvithd") == len(d["on_every_front"]) + shared
+    assert "TTFT &lt;= 3,000 ms" in page and url in page  # the budgets and the storage
+    assert page.count("<script>") == 2 and "Plotly.newPlot" in page  # plotly.js inside
+    for bad, fragment in ((tmp_path, "is a folder"), (tmp_path / "no" / "x.html",
+                                                      "does not exist")):
+        rc, _, err = run_cli("compare", "--study", "alpha", "--study", "nope", "--storage", url,
+                             "--html", bad)
+        assert rc == 2 and fragment in err  # not "no study 'nope'": the path is checked first

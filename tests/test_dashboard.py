@@ -643,6 +643,8 @@ def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, t
     shown = at.dataframe[-1].value
     ratio = shown[f"ratio {there} / {here}"].to_numpy(dtype=float)
     assert len(shown) > 20 and 0.4 < ratio.min() and ratio.max() < 0.6
+    assert [b.proto.label for b in at.get("download_button")] == [
+        "Download this comparison as a page (HTML, opens offline)"]
     pick.set_value([here, there, "mobile"]).run()
     assert not at.exception and len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"]) > 4
 

@@ -87,6 +87,14 @@ HOVER_JS = """() => document.querySelector('.js-plotly-plot')._fullData
               && t.text.every(s => typeof s === 'string' && s.length > 10)
               && t.customdata.every(r => Number.isInteger(Number(r[0]))))"""
 
+# The same for the Compare chart, whose customdata is the trial number itself.
+COMPARE_HOVER_JS = """() => document.querySelector('.js-plotly-plot')._fullData
+  .filter(t => (t.mode || '').includes('markers') && t.hoverinfo !== 'skip')
+  .every(t => t.text.length === t.x.length && t.customdata.length === t.x.length
+              && t.text.every(s => typeof s === 'string' && s.length > 10)
+              && Array.from(t.customdata).every(Number.isInteger)
+              && t.hovertemplate.includes('TTFT'))"""
+
 
 def _drag_zoom(page) -> list[float]:
     """Zoom into the middle of the plot with the mouse, as a user would; the new x range."""
@@ -406,3 +414,44 @@ def test_new_trials_appear_while_the_page_is_open(tmp_path):
             assert page.evaluate(COUNT_JS)["trials"] == expected + 10
             n = expected + 10  # no budgets: every trial is within them
             page.get_by_text(f"{n} of {n}", exact=True).wait_for(timeout=10_000)
+
+
+def test_comparison_page_opens_offline_in_chromium(tmp_path, capsys):
+    """`compare --html`: the file alone draws both studies' trials and fronts, hover included,
+    with no script error and no request beyond the file."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboard import data as dd
+    from explorer.cli import main
+    from explorer.results import Budgets
+
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    build_study(url, "laptop", n=50, seed=4)
+    build_study(url, "board", n=50, seed=4, speed=2.0, device="synthetic-gpu")
+    out = tmp_path / "devices.html"
+    assert main(["compare", "--study", "laptop", "--study", "board", "--storage", url,
+                 "--max-ttft-ms", "1e9", "--html", str(out)]) == 0
+    capsys.readouterr()
+    expected = 0
+    for name in ("laptop", "board"):  # every trial and again each front (its own trace)
+        d = dd.load_study_data(url, name)
+        view = dd.front_view(d, "text_rich", Budgets(max_ttft_ms=1e9))
+        expected += int(view.feasible.sum()) + len(view.front)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
+                                                                      "--headless"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+                "file://") else route.abort())
+            page.goto(out.as_uri())
+            page.wait_for_function(READY_JS, arg=expected, timeout=30_000)
+            assert page.evaluate(COUNT_JS)["trials"] == expected
+            assert page.evaluate(COMPARE_HOVER_JS), "a plotted point lacks its hover data"
+            assert errors == []
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "compare_static_page.png"), full_page=True)
+        finally:
+            browser.close()

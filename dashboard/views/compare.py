@@ -16,6 +16,7 @@ from .. import cache
 from ..charts import compare_figure
 from ..data import DashboardError, StudyData, front_rows, front_view
 from ..sidebar import Context, study_label
+from ..static_page import compare_page
 from ..tables import table as show
 
 
@@ -56,6 +57,14 @@ def render(ctx: Context) -> None:
                "measurement on its own device.")
     st.plotly_chart(compare_figure(loaded, common, keys), key="compare_chart",
                     config={"displaylogo": False})
+    sources = [found[label][0] for label in chosen]
+    # built on click only (~5 MB with plotly.js), not on every rerun
+    st.download_button(
+        "Download this comparison as a page (HTML, opens offline)", key="compare_html",
+        data=lambda: compare_page(loaded, sources), file_name="compare.html",
+        mime="text/html", on_click="ignore",
+        help="The chart and the tables under these budgets, as `fastvlm-explore compare "
+             "--html` writes them: a file to share")
     st.subheader(f"On every front: {len(common)} configuration(s)")
     if common:
         show(on_every_front(fronts))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from ._options import print_json, table
 from .pareto import add_budget_args
@@ -15,6 +16,7 @@ SHOWN = 20  # shared configurations listed in the text output (the fastest first
 EXAMPLES = """examples:
   fastvlm-explore compare --study quick-laptop --study quick-server
   fastvlm-explore compare --study paper-cpu --study paper-cuda --max-ttft-ms 500 --json
+  fastvlm-explore compare --study paper-cpu --study paper-cuda --html devices.html  # to share
   # `make sweep` on two machines, their results files side by side (--storage per --study)
   fastvlm-explore compare --study quick --storage sqlite:///laptop.db \\
                           --study quick --storage sqlite:///jetson.db
@@ -36,6 +38,10 @@ def register(sub) -> None:
                         "studies in different storages (each machine's own SQLite file)")
     add_budget_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--html", metavar="FILE", type=Path,
+                   help="also write the dashboard's Compare page (the fronts overlaid, hover, "
+                        "zoom; the tables) as one self-contained HTML page (~5 MB, plotly.js "
+                        "inside: it opens offline)")
     p.set_defaults(func=run)
 
 
@@ -45,8 +51,10 @@ def run(args) -> int:
     from explorer.errors import UsageError
     from explorer.results import load_frame
 
-    from .pareto import budgets_from_args
+    from .pareto import budgets_from_args, check_writable
 
+    if args.html is not None:
+        check_writable(args.html)  # before any study is read: a typo costs nothing
     storages = args.storage or [None]
     if len(storages) == 1:
         storages = storages * len(args.study)
@@ -63,6 +71,9 @@ def run(args) -> int:
     frames = [dataclasses.replace(load_frame(name, url), study_name=label)
               for (name, url), label in zip(pairs, names)]
     fronts = {f.study_name: f.front(budgets_from_args(f, args)) for f in frames}
+    if args.html is not None:
+        write_html(args.html, frames, [budgets_from_args(f, args) for f in frames],
+                   [url for _, url in pairs])
     shared = common_configs(frames)
     speeds = speed_summary(shared, names)
     everywhere = on_every_front(fronts)
@@ -94,3 +105,28 @@ def run(args) -> int:
                     ["configuration"] + [f"{n} ms (#trial)" for n in names]))
     return 0
 
+
+
+def write_html(path: Path, frames: list, budgets: list, storages: list[str | None]) -> None:
+    """The Compare page of `frames` (each under its budgets), ranked by the first study's
+    accuracy family, written whole or not at all."""
+    from dashboard.data import StudyData, columns, front_view
+    from dashboard.static_page import compare_page
+    from explorer.errors import StudyError
+    from explorer.storage import default_storage_url
+
+    from .pareto import write_page
+
+    family = frames[0].proxy_key.removeprefix("proxy_")
+    studies = []
+    for frame, b in zip(frames, budgets):
+        data = StudyData(frame, columns(frame.rows))
+        view = front_view(data, family, b)
+        if not view.shown.any():
+            raise StudyError(f"--html: study {frame.study_name!r} has no complete trial with a "
+                             f"TTFT and a {family.replace('_', '-')} proxy "
+                             f"({len(frame.complete())} complete); no page written")
+        studies.append((data, view))
+    page = compare_page(studies, [s or default_storage_url() for s in storages])
+    write_page(path, page, "the fronts of " + ", ".join(f.study_name for f in frames)
+               + " overlaid")

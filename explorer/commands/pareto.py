@@ -123,10 +123,10 @@ def check_writable(path: Path) -> None:
 
 
 def write_html(path: Path, frame, budgets, storage: str | None) -> None:
-    """The page, written whole or not at all (a temporary file renamed into place)."""
+    """The Pareto page of `frame` under `budgets`, written whole or not at all."""
     from dashboard.data import StudyData, columns, front_view
     from dashboard.static_page import pareto_page
-    from explorer.errors import StudyError, UsageError
+    from explorer.errors import StudyError
     from explorer.storage import default_storage_url
 
     data = StudyData(frame, columns(frame.rows))
@@ -137,6 +137,13 @@ def write_html(path: Path, frame, budgets, storage: str | None) -> None:
                          f"trial with a TTFT and a {family.replace('_', '-')} proxy "
                          f"({len(frame.complete())} complete); no page written")
     page = pareto_page(data, view, storage or default_storage_url())
+    write_page(path, page, f"the Pareto chart and the front of {frame.study_name}")
+
+
+def write_page(path: Path, page: str, what: str) -> None:
+    """`page` written whole or not at all (a temporary file renamed into place)."""
+    from explorer.errors import UsageError
+
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(page, encoding="utf-8")
@@ -144,8 +151,8 @@ def write_html(path: Path, frame, budgets, storage: str | None) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write --html {path}: {e.strerror or e}") from None
-    print(f"wrote {path} ({len(page) / 1e6:.1f} MB): the Pareto chart and the front of "
-          f"{frame.study_name}; open it in a browser", file=sys.stderr)
+    print(f"wrote {path} ({len(page) / 1e6:.1f} MB): {what}; open it in a browser",
+          file=sys.stderr)
 
 
 def _memory(r: dict, mixed: bool) -> str:
