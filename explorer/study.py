@@ -110,17 +110,28 @@ def _proxy_attrs(tier: int, get_proxy, load_calibration) -> dict:
 def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
                allow_other_device: bool = False) -> optuna.Study:
     """Create the study (metric names, attrs, reference points) or resume it after checks."""
-    directions = [get_objective(o).direction for o in spec.objectives]
-    if spec.name not in study_names(storage):
-        study = optuna.create_study(study_name=spec.name, storage=storage,
-                                    directions=directions, sampler=make_sampler(spec))
-        with warnings.catch_warnings():  # stable in practice; optuna-dashboard reads it
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(list(spec.objectives))
-        for k, v in study_attrs(spec, runtime).items():
-            study.set_user_attr(k, v)
-        enqueue_references(study, spec)
+    study = existing_study(spec, storage, runtime, allow_other_device)
+    if study is not None:
+        requeue_interrupted(study)
         return study
+    directions = [get_objective(o).direction for o in spec.objectives]
+    study = optuna.create_study(study_name=spec.name, storage=storage,
+                                directions=directions, sampler=make_sampler(spec))
+    with warnings.catch_warnings():  # stable in practice; optuna-dashboard reads it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(spec.objectives))
+    for k, v in study_attrs(spec, runtime).items():
+        study.set_user_attr(k, v)
+    enqueue_references(study, spec)
+    return study
+
+
+def existing_study(spec: StudySpec, storage, runtime: RuntimeInfo,
+                   allow_other_device: bool = False) -> optuna.Study | None:
+    """The stored study of `spec`'s name, if any, after checking that this spec and device may
+    resume it (else a SpecError or StudyError). Changes nothing in the storage."""
+    if spec.name not in study_names(storage):
+        return None
     study = optuna.load_study(study_name=spec.name, storage=storage, sampler=make_sampler(spec))
     stored = study.user_attrs.get("spec_raw")
     if stored is not None and spec_identity(stored) != spec.identity():
@@ -130,7 +141,6 @@ def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
                         f"{', '.join(diff)}); rename the study, use the stored one, or delete it "
                         f"(`fastvlm-explore studies --delete {spec.name}`)")
     check_device(study, runtime, allow_other_device)
-    requeue_interrupted(study)
     return study
 
 

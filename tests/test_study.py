@@ -113,6 +113,63 @@ def test_a_study_is_deleted_only_when_asked_for_and_alone(tmp_path, run_cli, mon
     assert sweep(spec)["trials"] == {"COMPLETE": 2}  # the name is free again
 
 
+def test_a_batch_of_study_files_runs_in_order(tmp_path, run_cli):
+    a = write_tiny_study(tmp_path, name="first", trials=2)
+    b = write_tiny_study(tmp_path, name="second", trials=1, resolutions="[64]")
+    rc, out, err = run_cli("sweep", a, b, "--json", "--no-progress")
+    assert rc == 0, err
+    done = json.loads(out)["studies"]
+    assert [(s["study"], s["trials"]) for s in done] == [("first", {"COMPLETE": 2}),
+                                                          ("second", {"COMPLETE": 1})]
+    rc, out, _ = run_cli("sweep", a, b, "--no-progress")  # again: both resume, nothing to do
+    assert rc == 0 and "study first (2 complete)" in out and "study second (1 complete)" in out
+    rc, out, _ = run_cli("sweep", a, b, "--dry-run", "--json")
+    assert [s["name"] for s in json.loads(out)["studies"]] == ["first", "second"]
+
+
+def test_a_batch_is_checked_whole_before_its_first_trial(tmp_path, run_cli):
+    """A bad file, two files writing one study, or a stored study the file may not resume:
+    refused (exit 2) before the first study runs or any storage is created."""
+    good = write_tiny_study(tmp_path, name="good", trials=1)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[space]\nresolution = [512]\nwidth = 3\n')
+    db = tmp_path / "batch.db"
+    url = f"sqlite:///{db}"
+    r = run_cli("sweep", good, bad, "--storage", url)
+    assert r.returncode == 2 and "unknown key 'space.width'" in r.stderr and not db.exists()
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    r = run_cli("sweep", good, write_tiny_study(twin, name="good"), "--storage", url)
+    assert r.returncode == 2 and "both declare study 'good'" in r.stderr and not db.exists()
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    sweep(load_spec(write_tiny_study(changed, name="old", trials=1)), url)
+    other = write_tiny_study(tmp_path, name="old", trials=1, resolutions="[64]")
+    r = run_cli("sweep", good, other, "--storage", url)
+    assert r.returncode == 2 and "study 'old' exists with a different spec" in r.stderr
+    assert "good" not in [s.study_name for s in optuna.get_all_study_summaries(url)]
+
+
+def test_ctrl_c_stops_a_batch_and_the_same_command_resumes_it(tmp_path, run_cli, monkeypatch):
+    import explorer.study as study_mod
+
+    a = write_tiny_study(tmp_path, name="first", trials=2)
+    b = write_tiny_study(tmp_path, name="second", trials=1, resolutions="[64]")
+    real = study_mod.evaluate_config
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod, "evaluate_config", interrupted)
+    rc, _, err = run_cli("sweep", a, b, "--no-progress")
+    assert rc == 130 and "not started: second (run the same command again" in err
+    assert [s.study_name for s in optuna.get_all_study_summaries(default_storage_url())] == [
+        "first"]
+    monkeypatch.setattr(study_mod, "evaluate_config", real)
+    rc, out, _ = run_cli("sweep", a, b, "--json", "--no-progress")
+    assert rc == 0 and [s["trials"].get("COMPLETE") for s in json.loads(out)["studies"]] == [2, 1]
+
+
 def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
     first = sweep(spec)

@@ -1,4 +1,8 @@
-"""`fastvlm-explore sweep STUDY.toml` and `fastvlm-explore worker --study NAME`."""
+"""`fastvlm-explore sweep STUDY.toml [STUDY.toml ...]` and `fastvlm-explore worker --study NAME`.
+
+Several study files run one after the other (a batch, e.g. overnight); every file is validated,
+and every study already in the storage checked for resuming (same spec, same device), before
+the first trial, so a mistake in the last file costs nothing."""
 
 from __future__ import annotations
 
@@ -14,10 +18,13 @@ SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/paper.toml --trials 60 --timeout 7200
   fastvlm-explore sweep studies/mobile.toml --storage postgresql://me@db/fvlm
   fastvlm-explore sweep studies/quick.toml --dry-run       # validate and describe only
+  fastvlm-explore sweep studies/quick.toml studies/mobile.toml   # a batch, in this order
 
 Results go to the embedded SQLite file results/fastvlm-explorer.db unless --storage is given
-(env FASTVLM_RESULTS_DIR moves the folder). Ctrl-C stops after recording what is complete;
-running the same command again resumes. Then: pareto, recommend, export, dashboard."""
+(env FASTVLM_RESULTS_DIR moves the folder). Ctrl-C stops after recording what is complete (a
+batch starts no further study); running the same command again resumes. --trials and --timeout
+apply to each study; with several files, --json prints {"studies": [one object per study]}.
+Then: pareto, recommend, export, dashboard."""
 
 WORKER_EXAMPLES = """examples:
   # on every machine that should help (same device type: latency is per device)
@@ -32,10 +39,11 @@ def register(sub) -> None:
     p = sub.add_parser("sweep", help="run (or resume) a Pareto sweep from a study file",
                        description=__doc__, epilog=SWEEP_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("study_file", metavar="STUDY.toml")
+    p.add_argument("study_files", metavar="STUDY.toml", nargs="+",
+                   help="study file(s); several run one after the other")
     _common(p)
     p.add_argument("--dry-run", action="store_true",
-                   help="validate the study file, print the space and how much of it this "
+                   help="validate the study file(s), print the space and how much of it this "
                         "machine has already measured; touch no storage")
     p.set_defaults(func=run_sweep)
 
@@ -66,13 +74,60 @@ def run_sweep(args) -> int:
     from explorer.evaluate import never_fitting_llms
     from explorer.spec import load_spec
 
-    spec = load_spec(args.study_file)  # all validation before any storage is opened
-    _check_runnable_here(spec)
-    notes = never_fitting_llms(spec)
+    specs = [load_spec(f) for f in args.study_files]  # all validation before any storage
+    _check_distinct(specs)
+    for spec in specs:
+        _check_runnable_here(spec)
     if args.dry_run:
-        return _describe(spec, args, notes)
-    _print_notes(notes)
-    return _run(spec, args, worker=False)
+        infos = [_describe(spec, args, never_fitting_llms(spec)) for spec in specs]
+        if args.json:
+            print_json(infos[0] if len(infos) == 1 else {"studies": infos})
+        return 0
+    if len(specs) > 1:
+        _check_resumable(specs, args)
+    summaries = []
+    for k, spec in enumerate(specs):
+        _print_notes(never_fitting_llms(spec))
+        summaries.append(_run(spec, args, worker=False, report=len(specs) == 1))
+        if summaries[-1].get("interrupted"):
+            left = [s.name for s in specs[k + 1:]]
+            if left:
+                print(f"not started: {', '.join(left)} (run the same command again to resume "
+                      "the batch)", file=sys.stderr)
+            break
+    if len(specs) > 1:
+        if args.json:
+            print_json({"studies": summaries})
+        else:
+            for summary in summaries:
+                _print_summary(summary, args.storage)
+    return 130 if summaries[-1].get("interrupted") else 0
+
+
+def _check_distinct(specs) -> None:
+    """Two files of one batch may not write the same study."""
+    from explorer.spec import SpecError
+
+    seen = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise SpecError(f"{seen[spec.name]} and {spec.source} both declare study "
+                            f"{spec.name!r}; give each file its own `name`")
+        seen[spec.name] = spec.source
+
+
+def _check_resumable(specs, args) -> None:
+    """Before a batch starts: each study already in the storage may be resumed by its file
+    here (same spec, same device), so the batch does not stop hours in."""
+    from explorer.storage import open_storage
+    from explorer.study import existing_study
+    from fastvlm.runtime import setup_runtime
+
+    storage = open_storage(args.storage)
+    for spec in specs:
+        ms = spec.measure_settings()
+        existing_study(spec, storage, setup_runtime(ms.device, ms.threads),
+                       args.allow_other_device)
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -97,10 +152,12 @@ def run_worker(args) -> int:
     from explorer.study import worker_spec
 
     spec = worker_spec(args.study, open_storage(args.storage, create=False))
-    return _run(spec, args, worker=True)
+    summary = _run(spec, args, worker=True, report=True)
+    return 130 if summary.get("interrupted") else 0
 
 
-def _run(spec, args, worker: bool) -> int:
+def _run(spec, args, worker: bool, report: bool) -> dict:
+    """Run (or resume) one study; its summary, printed (`report`) as --json or text."""
     from explorer.storage import default_storage_url, is_sqlite, open_storage
     from explorer.study import run_study
 
@@ -112,20 +169,25 @@ def _run(spec, args, worker: bool) -> int:
     summary = run_study(spec, storage, url, trials=args.trials, timeout_s=args.timeout,
                         allow_other_device=args.allow_other_device,
                         show_progress=progress_enabled(args))
-    if args.json:
-        print_json(summary)
-    else:
-        states = ", ".join(f"{n} {k.lower()}" for k, n in sorted(summary["trials"].items()))
-        print(f"study {summary['study']} ({states}) in {summary['storage']}")
-        print(f"feasible Pareto front: trials {summary['pareto']}; knee: {summary['knee']}")
-        where = f" --study {summary['study']}" + (f" --storage {args.storage}"
-                                                   if args.storage else "")
-        print(f"next: fastvlm-explore pareto{where}; before trusting small TTFT differences, "
-              f"fastvlm-explore confirm{where} (the front again, in fresh processes)")
-    return 130 if summary.get("interrupted") else 0
+    if report:
+        if args.json:
+            print_json(summary)
+        else:
+            _print_summary(summary, args.storage)
+    return summary
 
 
-def _describe(spec, args, notes: list[str]) -> int:
+def _print_summary(summary: dict, storage: str | None) -> None:
+    states = ", ".join(f"{n} {k.lower()}" for k, n in sorted(summary["trials"].items()))
+    print(f"study {summary['study']} ({states}) in {summary['storage']}")
+    print(f"feasible Pareto front: trials {summary['pareto']}; knee: {summary['knee']}")
+    where = f" --study {summary['study']}" + (f" --storage {storage}" if storage else "")
+    print(f"next: fastvlm-explore pareto{where}; before trusting small TTFT differences, "
+          f"fastvlm-explore confirm{where} (the front again, in fresh processes)")
+
+
+def _describe(spec, args, notes: list[str]) -> dict:
+    """The dry run of one study: its space, size and cache coverage (printed unless --json)."""
     from explorer.coverage import cache_coverage, coverage_line
 
     grid = spec.space.grid()
@@ -139,8 +201,7 @@ def _describe(spec, args, notes: list[str]) -> int:
         info["width_multiplier_widths"] = {f"{m:g}": list(w) for m, w in
                                            spec.space.multiplier_widths().items()}
     if args.json:
-        print_json(info)
-        return 0
+        return info
     print(f"study {spec.name}: {spec.description}")
     for name, values in grid.items():
         shown = values if len(values) <= 12 else values[:5] + ["..."] + values[-3:]
@@ -156,4 +217,4 @@ def _describe(spec, args, notes: list[str]) -> int:
     print(textwrap.fill(coverage_line(coverage, spec.measure_settings().budget_s), width=100,
                         initial_indent="  ", subsequent_indent="  "))
     _print_notes(notes)
-    return 0
+    return info
