@@ -79,7 +79,11 @@ def run_sweep(args) -> int:
     for spec in specs:
         _check_runnable_here(spec)
     if args.dry_run:
-        infos = [_describe(spec, args, never_fitting_llms(spec)) for spec in specs]
+        infos = []
+        for k, spec in enumerate(specs):
+            if k and not args.json:
+                print()
+            infos.append(_describe(spec, args, never_fitting_llms(spec)))
         if args.json:
             print_json(infos[0] if len(infos) == 1 else {"studies": infos})
         return 0
