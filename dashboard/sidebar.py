@@ -100,9 +100,14 @@ def _pick_storage(urls: list[str]) -> str:
     if len(urls) == 1:
         return urls[0]
     names = dict(zip(urls, storage_labels(urls)))
-    return st.sidebar.selectbox("Results", urls, key="storage", format_func=names.get,
-                                help="the storages the dashboard was started with; the "
-                                     "Compare page overlays studies from all of them")
+    if "storage" not in st.session_state:  # a shared link names its results file
+        wanted = st.query_params.get("storage")
+        st.session_state["storage"] = next((u for u in urls if names[u] == wanted), urls[0])
+    url = st.sidebar.selectbox("Results", urls, key="storage", format_func=names.get,
+                               help="the storages the dashboard was started with; the "
+                                    "Compare page overlays studies from all of them")
+    st.query_params["storage"] = names[url]
+    return url
 
 
 def _pick_study(studies: list[str], devices: dict[str, str], requested: str | None) -> str:

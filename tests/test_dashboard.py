@@ -626,6 +626,23 @@ def test_several_results_files_one_picked_in_the_sidebar(monkeypatch, two_machin
                                                  "text_rich").sum())
 
 
+def test_a_link_names_its_results_file(monkeypatch, two_machines):
+    """The picked file is in the page's address (by its label, not its path), so a shared
+    link opens the same file and study."""
+    at = several(monkeypatch, two_machines)
+    at.sidebar.selectbox(key="storage").set_value(two_machines[1]).run()
+    at.sidebar.selectbox(key="study").set_value("mobile").run()
+    assert dict(at.query_params) == {"storage": "board/fastvlm-explorer.db", "study": "mobile"}
+    monkeypatch.setattr(sys, "argv", ["app.py"] + [a for u in two_machines
+                                                   for a in ("--storage", u)])
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params.update(storage="board/fastvlm-explorer.db", study="mobile")
+    again.run()
+    assert not again.exception and not again.error
+    assert again.sidebar.selectbox(key="storage").value == two_machines[1]
+    assert again.sidebar.selectbox(key="study").value == "mobile"
+
+
 def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, two_machines):
     """The study's twin on the other machine is compared by default; the ratios say the
     board is 2x faster; every study of every file can be picked."""
