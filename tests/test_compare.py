@@ -155,6 +155,14 @@ def test_a_study_copied_from_another_storage(tmp_path, run_cli, monkeypatch):
     (original,) = json.loads(source)["studies"]
     assert studies["quick-board"]["trials"] == original["trials"]  # failed and pruned too
     assert studies["quick-board"]["device"] == "synthetic-gpu"
+    import optuna
+
+    def whole(url: str, name: str) -> tuple:
+        st = optuna.load_study(study_name=name, storage=url)
+        return (st.directions, st.metric_names, st.user_attrs,
+                [(t.number, t.state, t.params, t.distributions, t.values, t.user_attrs,
+                  t.system_attrs, t.intermediate_values) for t in st.get_trials()])
+    assert whole(ours, "quick-board") == whole(board, "quick")  # every trial as it was
     rc, out, _ = run_cli("compare", "--study", "quick", "--study", "quick-board",
                          "--storage", ours, "--json")
     assert rc == 0 and 0.45 < json.loads(out)["speed"][0]["ratio_geomean"] < 0.55
@@ -163,14 +171,20 @@ def test_a_study_copied_from_another_storage(tmp_path, run_cli, monkeypatch):
     rc, _, err = run_cli("copy", "--study", "nope", "--from", board, "--storage", ours)
     assert rc == 2 and "no study 'nope' in this storage; available: quick" in err
 
-    import optuna
+    real, calls = optuna.storages.RDBStorage.create_new_trial, []
 
-    def broken(*a, **k):
-        raise RuntimeError("disk full")
+    def fails_midway(self, *a, **k):  # the disk fills up at the 11th trial
+        calls.append(1)
+        if len(calls) > 10:
+            raise RuntimeError("disk full")
+        return real(self, *a, **k)
 
-    monkeypatch.setattr(optuna.study.Study, "set_user_attr", broken)  # after the study exists
+    monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_trial", fails_midway)
     with pytest.raises(RuntimeError, match="disk full"):
-        run_cli("copy", "--study", "quick", "--from", board, "--storage", ours, "--as", "half")
+        run_cli("copy", "--study", "quick", "--from", board, "--storage", ours, "--as", "half",
+                "--no-progress")
+    monkeypatch.setattr(optuna.storages.RDBStorage, "create_new_trial", real)
+    assert len(calls) == 11
     _, listed, _ = run_cli("studies", "--storage", ours, "--json")
     assert "half" not in {s["name"] for s in json.loads(listed)["studies"]}  # nothing half-written
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import print_json
+from ._options import add_progress_arg, print_json, progress_enabled
 
 EXAMPLES = """examples:
   # `make sweep` ran on a board too; its results file is now board.db here
@@ -30,6 +30,7 @@ def register(sub) -> None:
                         "fastvlm-explorer.db, as for every other command)")
     p.add_argument("--as", dest="name", metavar="NAME",
                    help="the study's name in the destination (default: the same)")
+    add_progress_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run)
 
@@ -51,8 +52,7 @@ def run(args) -> int:
                          "name with --as (or replace it: `fastvlm-explore studies --delete "
                          f"{name}` first)")
     try:
-        optuna.copy_study(from_study_name=args.study, from_storage=source._storage,
-                          to_storage=target, to_study_name=name)
+        copy_study(source, target, name, progress_enabled(args))
     except BaseException:  # Ctrl-C included: no half-copied study stays behind
         if name in study_names(target):
             optuna.delete_study(study_name=name, storage=target)
@@ -66,3 +66,23 @@ def run(args) -> int:
         print(f"copied study {args.study!r} ({n:,} trials) from {redact(args.source)} to "
               f"{redact(target_url)} as {name!r}")
     return 0
+
+
+def copy_study(source, target, name: str, progress: bool | None) -> None:
+    """`optuna.copy_study` with a progress bar: the study's directions and attributes, then
+    every trial as it is (about 20 ms each into SQLite: 10,000 trials take minutes)."""
+    import sys
+
+    import optuna
+    from tqdm import tqdm
+
+    copied = optuna.create_study(study_name=name, storage=target, directions=source.directions)
+    for key, value in source._storage.get_study_system_attrs(source._study_id).items():
+        target.set_study_system_attr(copied._study_id, key, value)
+    for key, value in source.user_attrs.items():
+        copied.set_user_attr(key, value)
+    trials = source.get_trials(deepcopy=False)
+    with tqdm(trials, desc=f"copy {source.study_name}", unit="trial", file=sys.stderr,
+              dynamic_ncols=True, disable=None if progress is None else not progress) as bar:
+        for trial in bar:
+            target.create_new_trial(copied._study_id, template_trial=trial)
