@@ -25,9 +25,10 @@ def render(ctx: Context) -> None:
     found = studies_everywhere(ctx)
     here = next(label for label, (url, name, _) in found.items()
                 if (url, name) == (ctx.url, ctx.data.name))
+    devices = {label: device for label, (_, _, device) in found.items()}
     chosen = st.multiselect("Studies", list(found), default=[here] + _partner(found, here),
-                            key="compare_studies", format_func=lambda label: study_label(
-                                label, {label: found[label][2]}))
+                            key="compare_studies",
+                            format_func=lambda label: study_label(label, devices))
     if len(chosen) < 2:
         st.info("Pick two or more studies (for example the same space swept on two devices"
                 + ("" if len(ctx.storages) > 1 else "; start the dashboard with one --storage "
@@ -102,7 +103,7 @@ def studies_everywhere(ctx: Context) -> dict[str, tuple[str, str, str]]:
 def _partner(found: dict[str, tuple[str, str, str]], here: str) -> list[str]:
     """The study to compare with first: the same name in another storage (the same space on
     another machine), else the next study."""
-    url, name, _ = found[here]
+    name = found[here][1]
     others = [label for label in found if label != here]
     same = [label for label in others if found[label][1] == name]
     return (same or others)[:1]
