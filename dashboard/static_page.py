@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime
 import html
 
-from explorer.compare import (common_configs, common_front, on_every_front, speed_line,
-                              speed_summary)
+from explorer.compare import (common_configs, common_front, on_every_front, one_for_all,
+                              speed_line, speed_summary)
 from explorer.recommend import budget_text, ladder_note
 from explorer.results import config_key
 
@@ -80,6 +80,7 @@ def compare_page(studies: list[tuple[StudyData, FrontView]], sources: list[str])
         "a calibrated proxy, not a benchmark score.</p>",
         _table(overview),
         '<div id="chart"></div>',
+        _one_for_all(studies),
         f"<h2>On every front: {len(common)} configuration(s)</h2>",
         _table(on_every_front(fronts)) if common else "",
         "<h2>The same configuration in each study</h2>",
@@ -92,6 +93,17 @@ def compare_page(studies: list[tuple[StudyData, FrontView]], sources: list[str])
     return _document(f"Compare: {', '.join(names)}", parts,
                      compare_figure(studies, common, keys).to_plotly_json(),
                      {"displaylogo": False})
+
+
+def _one_for_all(studies: list[tuple[StudyData, FrontView]]) -> str:
+    views = [v for _, v in studies]
+    one = one_for_all([d.frame for d, _ in studies], [v.budgets for v in views],
+                      ties=views[0].recommendation.ties)
+    if one["choice"] is None:
+        return f'<p class="warn">No one configuration for all: {html.escape(one["reason"])}.</p>'
+    return (f'<p class="rec"><b>One configuration for all: '
+            f'{html.escape(str(one["choice"]["configuration"]))}</b></p>\n'
+            f'<p class="note">{html.escape(one["reason"])}.</p>')
 
 
 def _footer(sources: list[str]) -> str:

@@ -10,11 +10,12 @@ Compare page use these functions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
-from .results import StudyFrame, config_key, first_per_config
+from .results import Budgets, StudyFrame, config_key, first_per_config
 
 
 def study_labels(pairs: list[tuple[str, str | None]]) -> list[str]:
@@ -78,6 +79,45 @@ def common_configs(frames: list[StudyFrame]) -> list[dict]:
         for f, p in zip(frames, per):
             row[f"{f.study_name} trial"] = p[key]["number"]
         out.append(row)
+    return out
+
+
+def one_for_all(frames: list[StudyFrame], budgets: list[Budgets], ties: bool = True) -> dict:
+    """One configuration for every study (say, one model shipped to two devices): among the
+    configurations within each study's own budgets on its own device, the `recommend` rule on
+    the first study's trials (the highest proxy, proxy ties going to the fastest there).
+
+    Returns {"choice": {"configuration", "proxy", "proxy_unc", "trials": {study: number},
+    "ttft_ms": {study: ms}} or None, "measured_everywhere", "within_every_budget", "reason"}."""
+    from .recommend import proxy_label, recommend
+
+    feasible = [{config_key(r): r for r in first_per_config(f.feasible(b))}
+                for f, b in zip(frames, budgets)]
+    everywhere = set.intersection(*({config_key(r) for r in f.complete()} for f in frames))
+    joint = set.intersection(*(set(p) for p in feasible))
+    base = frames[0]
+    rec = recommend(dataclasses.replace(base, rows=[r for k, r in feasible[0].items()
+                                                    if k in joint]), Budgets(), ties)
+    out = {"choice": None, "measured_everywhere": len(everywhere),
+           "within_every_budget": len(joint)}
+    if rec.choice is None:
+        out["reason"] = (f"none of the {len(everywhere)} configurations measured in every study "
+                         "meets every study's budgets")
+        return out
+    key, c = base.proxy_key, rec.choice
+    trials = {f.study_name: p[config_key(c)] for f, p in zip(frames, feasible)}
+    out["choice"] = {"configuration": c.get("summary"), "proxy": c[key],
+                     "proxy_unc": c.get(f"{key}_unc"),
+                     "trials": {n: r["number"] for n, r in trials.items()},
+                     "ttft_ms": {n: r["ttft_ms"] for n, r in trials.items()}}
+    rule = ("the highest proxy (ties within its uncertainty go to the fastest on "
+            f"{base.study_name})" if ties else "the highest proxy")
+    out["reason"] = (f"{proxy_label(key, c)} {c[key]:.3f} +- "
+                     f"{c.get(f'{key}_unc') or 0:.3f} ({base.study_name}'s trial); TTFT "
+                     + ", ".join(f"{r['ttft_ms']:,.0f} ms in {n} (trial {r['number']})"
+                                 for n, r in trials.items())
+                     + f"; {rule} of the {len(joint)} configuration(s) within every study's "
+                     f"budgets ({len(everywhere)} measured in all)")
     return out
 
 

@@ -219,9 +219,52 @@ def test_the_comparison_as_an_offline_page(url, run_cli, tmp_path):
     assert f"{shared} configuration(s) completed in every study" in page
     assert page.count("<tr><td>fastvithd") == len(d["on_every_front"]) + shared
     assert "TTFT &lt;= 3,000 ms" in page and url in page  # the budgets and the storage
+    assert f"One configuration for all: {d['one_for_all']['choice']['configuration']}" in page
     assert page.count("<script>") == 2 and "Plotly.newPlot" in page  # plotly.js inside
     for bad, fragment in ((tmp_path, "is a folder"), (tmp_path / "no" / "x.html",
                                                       "does not exist")):
         rc, _, err = run_cli("compare", "--study", "alpha", "--study", "nope", "--storage", url,
                              "--html", bad)
         assert rc == 2 and fragment in err  # not "no study 'nope'": the path is checked first
+
+
+def test_one_configuration_for_every_device(url, run_cli):
+    """The choice meets every study's own budget on its own device; with no tighter budget
+    elsewhere it is the first study's own recommendation; the CLI prints and returns it."""
+    import dataclasses
+
+    from explorer.compare import one_for_all
+    from explorer.recommend import recommend
+    from explorer.results import Budgets, config_key, load_frame
+
+    alpha, beta = load_frame("alpha", url), load_frame("beta", url)
+    loose = [Budgets(max_ttft_ms=1e9)] * 2
+    twin = dataclasses.replace(alpha, study_name="alpha again")
+    for ties in (True, False):
+        alone = recommend(alpha, loose[0], ties).choice
+        both = one_for_all([alpha, twin], loose, ties)["choice"]
+        assert both["trials"] == {"alpha": alone["number"], "alpha again": alone["number"]}
+    # beta's device is 2x faster: a budget of 1,000 ms there admits what 2,000 ms does here,
+    # so with 1,500 ms here the binding budget is alpha's, and with 700 ms there, beta's
+    for tight in ([Budgets(max_ttft_ms=1500), Budgets(max_ttft_ms=1000)],
+                  [Budgets(max_ttft_ms=2000), Budgets(max_ttft_ms=700)]):
+        one = one_for_all([alpha, beta], tight)
+        ok = [{config_key(r) for r in f.feasible(b)} for f, b in zip((alpha, beta), tight)]
+        joint = ok[0] & ok[1]
+        assert one["within_every_budget"] == len(joint) > 0
+        c = one["choice"]
+        assert c["ttft_ms"]["alpha"] <= tight[0].max_ttft_ms
+        assert c["ttft_ms"]["beta"] <= tight[1].max_ttft_ms
+        best = max(r["proxy_text_rich"] for r in alpha.complete() if config_key(r) in joint)
+        unc = {config_key(r): r["proxy_text_rich_unc"] for r in alpha.complete()}
+        assert best - c["proxy"] <= np.hypot(c["proxy_unc"], max(unc.values())) + 1e-12
+    none = one_for_all([alpha, beta], [Budgets(max_ttft_ms=1), Budgets()])
+    assert none["choice"] is None and "meets every study's budgets" in none["reason"]
+    rc, out, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                         "--json")
+    found = json.loads(out)["one_for_all"]
+    stored = [f.stored_budgets for f in (alpha, beta)]
+    assert found == json.loads(json.dumps(one_for_all([alpha, beta], stored)))
+    rc, text, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url)
+    assert (f"one configuration for all of them: {found['choice']['configuration']}\n"
+            f"  {found['reason']}") in text

@@ -660,6 +660,11 @@ def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, t
     shown = at.dataframe[-1].value
     ratio = shown[f"ratio {there} / {here}"].to_numpy(dtype=float)
     assert len(shown) > 20 and 0.4 < ratio.min() and ratio.max() < 0.6
+    laptop, board = two_machines
+    frames = [load_frame("quick", u) for u in (laptop, board)]
+    one = compare.one_for_all(frames, [Budgets(max_ttft_ms=4000.0)] * 2)  # the stored budget
+    assert one["choice"] and any(s.value == "**One configuration for all: "
+                                 f"{one['choice']['configuration']}**" for s in at.success)
     assert [b.proto.label for b in at.get("download_button")] == [
         "Download this comparison as a page (HTML, opens offline)"]
     pick.set_value([here, there, "mobile"]).run()

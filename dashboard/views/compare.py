@@ -7,8 +7,8 @@ import dataclasses
 
 import streamlit as st
 
-from explorer.compare import (common_configs, common_front, on_every_front, speed_line,
-                              speed_summary, study_labels)
+from explorer.compare import (common_configs, common_front, on_every_front, one_for_all,
+                              speed_line, speed_summary, study_labels)
 from explorer.results import config_key
 from explorer.storage import redact
 
@@ -66,6 +66,7 @@ def render(ctx: Context) -> None:
         mime="text/html", on_click="ignore",
         help="The chart and the tables under these budgets, as `fastvlm-explore compare "
              "--html` writes them: a file to share")
+    one_for_all_box([(d.frame, v) for d, v in loaded])
     st.subheader(f"On every front: {len(common)} configuration(s)")
     if common:
         show(on_every_front(fronts))
@@ -81,6 +82,18 @@ def render(ctx: Context) -> None:
         show(both)
     else:
         st.info("No configuration was completed in every study.")
+
+
+def one_for_all_box(studies: list) -> None:
+    """The one configuration within every study's budgets (one model for several devices)."""
+    views = [v for _, v in studies]
+    one = one_for_all([f for f, _ in studies], [v.budgets for v in views],
+                      ties=views[0].recommendation.ties)
+    if one["choice"] is None:
+        st.warning(f"No one configuration for all: {one['reason']}.")
+    else:
+        st.success(f"**One configuration for all: {one['choice']['configuration']}**")
+        st.caption(one["reason"] + ".")
 
 
 def studies_everywhere(ctx: Context) -> dict[str, tuple[str, str, str]]:

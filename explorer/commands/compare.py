@@ -22,7 +22,9 @@ EXAMPLES = """examples:
                           --study quick --storage sqlite:///jetson.db
 
 Each study's front uses its own [constraints] unless budgets are given here (then they apply to
-every study). The ratios compare each study with the first one given. A study measured on
+every study). The ratios compare each study with the first one given. "One configuration for
+all": the best configuration within every study's budgets on its own device (one model for
+several devices), by `recommend`'s rule on the first study's trials. A study measured on
 another device needs its own name: `sweep` refuses to mix devices in one study."""
 
 
@@ -37,6 +39,10 @@ def register(sub) -> None:
                         "once for every study, or once per --study in the same order, for "
                         "studies in different storages (each machine's own SQLite file)")
     add_budget_args(p)
+    p.add_argument("--most-accurate", action="store_true",
+                   help="for the one configuration for all studies, the highest proxy wins "
+                        "outright (default: proxy ties within the uncertainty go to the "
+                        "fastest, as in `recommend`)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--html", metavar="FILE", type=Path,
                    help="also write the dashboard's Compare page (the fronts overlaid, hover, "
@@ -46,8 +52,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from explorer.compare import (common_configs, on_every_front, speed_line, speed_summary,
-                                  study_labels)
+    from explorer.compare import (common_configs, on_every_front, one_for_all, speed_line,
+                                  speed_summary, study_labels)
     from explorer.errors import UsageError
     from explorer.results import load_frame
 
@@ -70,20 +76,22 @@ def run(args) -> int:
     # a study is known by its label: its name, or with its storage where names repeat
     frames = [dataclasses.replace(load_frame(name, url), study_name=label)
               for (name, url), label in zip(pairs, names)]
-    fronts = {f.study_name: f.front(budgets_from_args(f, args)) for f in frames}
+    budgets = [budgets_from_args(f, args) for f in frames]
+    fronts = {f.study_name: f.front(b) for f, b in zip(frames, budgets)}
     if args.html is not None:
-        write_html(args.html, frames, [budgets_from_args(f, args) for f in frames],
-                   [url for _, url in pairs])
+        write_html(args.html, frames, budgets, [url for _, url in pairs],
+                   ties=not args.most_accurate)
     shared = common_configs(frames)
     speeds = speed_summary(shared, names)
     everywhere = on_every_front(fronts)
+    one = one_for_all(frames, budgets, ties=not args.most_accurate)
     if args.json:
         print_json({"studies": [{"study": f.study_name, "device": f.device,
                                  "complete": len(f.complete()),
                                  "front": [r["number"] for r in fronts[f.study_name]]}
                                 for f in frames],
                     "speed": speeds, "same_configurations": shared,
-                    "on_every_front": everywhere})
+                    "on_every_front": everywhere, "one_for_all": one})
         return 0
     print(table([[f.study_name, f.device, len(f.complete()), len(fronts[f.study_name])]
                  for f in frames], ["study", "device", "complete", "front"], align="llrr"))
@@ -103,11 +111,17 @@ def run(args) -> int:
         print(table([[r["configuration"]] + [f"{r[f'{n} TTFT ms']:,.0f} (#{r[f'{n} trial']})"
                                              for n in names] for r in everywhere],
                     ["configuration"] + [f"{n} ms (#trial)" for n in names]))
+    if one["choice"] is None:
+        print(f"\nno one configuration for all of them: {one['reason']}")
+    else:
+        print(f"\none configuration for all of them: {one['choice']['configuration']}\n"
+              f"  {one['reason']}")
     return 0
 
 
 
-def write_html(path: Path, frames: list, budgets: list, storages: list[str | None]) -> None:
+def write_html(path: Path, frames: list, budgets: list, storages: list[str | None],
+               ties: bool = True) -> None:
     """The Compare page of `frames` (each under its budgets), ranked by the first study's
     accuracy family, written whole or not at all."""
     from dashboard.data import StudyData, columns, front_view
@@ -121,7 +135,7 @@ def write_html(path: Path, frames: list, budgets: list, storages: list[str | Non
     studies = []
     for frame, b in zip(frames, budgets):
         data = StudyData(frame, columns(frame.rows))
-        view = front_view(data, family, b)
+        view = front_view(data, family, b, ties=ties)
         if not view.shown.any():
             raise StudyError(f"--html: study {frame.study_name!r} has no complete trial with a "
                              f"TTFT and a {family.replace('_', '-')} proxy "
