@@ -90,21 +90,18 @@ def run_sweep(args) -> int:
     if len(specs) > 1:
         _check_resumable(specs, args)
     summaries = []
+    batch_json = args.json and len(specs) > 1  # one object at the end; text as each ends
     for k, spec in enumerate(specs):
         _print_notes(never_fitting_llms(spec))
-        summaries.append(_run(spec, args, worker=False, report=len(specs) == 1))
+        summaries.append(_run(spec, args, worker=False, report=not batch_json))
         if summaries[-1].get("interrupted"):
             left = [s.name for s in specs[k + 1:]]
             if left:
                 print(f"not started: {', '.join(left)} (run the same command again to resume "
                       "the batch)", file=sys.stderr)
             break
-    if len(specs) > 1:
-        if args.json:
-            print_json({"studies": summaries})
-        else:
-            for summary in summaries:
-                _print_summary(summary, args.storage)
+    if batch_json:
+        print_json({"studies": summaries})
     return 130 if summaries[-1].get("interrupted") else 0
 
 
