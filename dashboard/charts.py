@@ -291,11 +291,13 @@ STUDY_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
 def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
-                   keys: dict[str, dict[int, str]]) -> go.Figure:
+                   keys: dict[str, dict[int, str]],
+                   chosen: dict[str, int] | None = None) -> go.Figure:
     """Several studies overlaid: all feasible trials, each front a step line, and the
-    configurations on every front ringed. `keys[study][number]` is a front row's config key.
-    Each study has its own colour, marker symbol and line dash, so two studies that measured
-    the same values still show both."""
+    configurations on every front ringed. `keys[study][number]` is a front row's config key;
+    `chosen[study]` the trial of the one configuration for all (`explorer.compare.one_for_all`),
+    marked in every study. Each study has its own colour, marker symbol and line dash, so two
+    studies that measured the same values still show both."""
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
     # 9-px trials, smaller when the studies hold thousands (the fronts keep 10 px, on top)
     size = max(3.0, 9 * density_scale(sum(int(v.feasible.sum()) for _, v in studies)))
@@ -327,6 +329,13 @@ def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
                 name="on every front" if k == 0 else None, showlegend=k == 0,
                 legendgroup="common", hoverinfo="skip",
                 marker=dict(symbol="circle-open", size=22, color="#555555", line=dict(width=2))))
+        if chosen and data.name in chosen:
+            i = data.index_of(chosen[data.name])
+            fig.add_trace(go.Scatter(
+                x=[c["ttft_ms"][i]], y=[data.proxy(fam)[i]], mode="markers",
+                name="one configuration for all", showlegend=k == 0, legendgroup="one",
+                hoverinfo="skip",
+                marker=dict(symbol="star-open", size=26, color="#d4a017", line=dict(width=2.5))))
     fig.update_layout(xaxis=dict(type="log", title="TTFT (ms, measured on each study's device, "
                                                     "log scale)",
                                  **log_ticks(np.concatenate([d.cols["ttft_ms"][v.feasible]

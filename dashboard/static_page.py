@@ -74,13 +74,16 @@ def compare_page(studies: list[tuple[StudyData, FrontView]], sources: list[str])
                  "complete": int(d.complete.sum()), "front": len(v.front),
                  "budgets": budget_text(v.budgets, f"proxy_{v.family}")} for d, v in studies]
     speeds = " ".join(esc(speed_line(s)) + "." for s in speed_summary(shared, names))
+    views = [v for _, v in studies]
+    one = one_for_all([d.frame for d, _ in studies], [v.budgets for v in views],
+                      ties=views[0].recommendation.ties)
     parts = [
         f"<h1>Compare: {esc(', '.join(names))}</h1>",
         '<p class="note">TTFT is each study\'s own measurement on its own device. Accuracy is '
         "a calibrated proxy, not a benchmark score.</p>",
         _table(overview),
         '<div id="chart"></div>',
-        _one_for_all(studies),
+        _one_for_all(one),
         f"<h2>On every front: {len(common)} configuration(s)</h2>",
         _table(on_every_front(fronts)) if common else "",
         "<h2>The same configuration in each study</h2>",
@@ -91,19 +94,17 @@ def compare_page(studies: list[tuple[StudyData, FrontView]], sources: list[str])
         _footer(sources),
     ]
     return _document(f"Compare: {', '.join(names)}", parts,
-                     compare_figure(studies, common, keys).to_plotly_json(),
+                     compare_figure(studies, common, keys, one["choice"] and
+                                    one["choice"]["trials"]).to_plotly_json(),
                      {"displaylogo": False})
 
 
-def _one_for_all(studies: list[tuple[StudyData, FrontView]]) -> str:
-    views = [v for _, v in studies]
-    one = one_for_all([d.frame for d, _ in studies], [v.budgets for v in views],
-                      ties=views[0].recommendation.ties)
+def _one_for_all(one: dict) -> str:
     if one["choice"] is None:
         return f'<p class="warn">No one configuration for all: {html.escape(one["reason"])}.</p>'
     return (f'<p class="rec"><b>One configuration for all: '
-            f'{html.escape(str(one["choice"]["configuration"]))}</b></p>\n'
-            f'<p class="note">{html.escape(one["reason"])}.</p>')
+            f'{html.escape(str(one["choice"]["configuration"]))}</b> (the gold star in each '
+            f'study)</p>\n<p class="note">{html.escape(one["reason"])}.</p>')
 
 
 def _footer(sources: list[str]) -> str:

@@ -4,6 +4,7 @@ plus its pure data layer against the CLI's Pareto code, and the `dashboard` comm
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -661,10 +662,14 @@ def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, t
     ratio = shown[f"ratio {there} / {here}"].to_numpy(dtype=float)
     assert len(shown) > 20 and 0.4 < ratio.min() and ratio.max() < 0.6
     laptop, board = two_machines
-    frames = [load_frame("quick", u) for u in (laptop, board)]
+    frames = [dataclasses.replace(load_frame("quick", u), study_name=label)
+              for u, label in ((laptop, here), (board, there))]
     one = compare.one_for_all(frames, [Budgets(max_ttft_ms=4000.0)] * 2)  # the stored budget
-    assert one["choice"] and any(s.value == "**One configuration for all: "
-                                 f"{one['choice']['configuration']}**" for s in at.success)
+    assert one["choice"] and any(s.value.startswith("**One configuration for all: "
+                                 f"{one['choice']['configuration']}**") for s in at.success)
+    stars = [t for t in fig["data"] if t.get("legendgroup") == "one"]  # marked in each study
+    assert sorted(float(values(t["x"])[0]) for t in stars) == sorted(
+        one["choice"]["ttft_ms"].values())
     assert [b.proto.label for b in at.get("download_button")] == [
         "Download this comparison as a page (HTML, opens offline)"]
     pick.set_value([here, there, "mobile"]).run()
@@ -929,8 +934,6 @@ def test_marker_sizes_follow_tokens_and_shrink_on_dense_charts():
 def test_compare_markers_shrink_when_the_studies_hold_thousands(storage):
     """The compare chart's trial markers follow the same density rule as the Pareto chart's;
     the fronts keep their size, and the legend swatches one size."""
-    import dataclasses
-
     from dashboard import charts
 
     def views(copies: int):

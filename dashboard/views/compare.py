@@ -56,7 +56,10 @@ def render(ctx: Context) -> None:
     common = common_front(fronts)
     st.caption("Budgets from the sidebar apply to every study. TTFT is each study's own "
                "measurement on its own device.")
-    st.plotly_chart(compare_figure(loaded, common, keys), key="compare_chart",
+    one = one_for_all([d.frame for d, _ in loaded], [v.budgets for _, v in loaded],
+                      ties=ctx.view.recommendation.ties)
+    starred = one["choice"]["trials"] if one["choice"] else None
+    st.plotly_chart(compare_figure(loaded, common, keys, starred), key="compare_chart",
                     config={"displaylogo": False})
     sources = [found[label][0] for label in chosen]
     # built on click only (~5 MB with plotly.js), not on every rerun
@@ -66,7 +69,7 @@ def render(ctx: Context) -> None:
         mime="text/html", on_click="ignore",
         help="The chart and the tables under these budgets, as `fastvlm-explore compare "
              "--html` writes them: a file to share")
-    one_for_all_box([(d.frame, v) for d, v in loaded])
+    one_for_all_box(one)
     st.subheader(f"On every front: {len(common)} configuration(s)")
     if common:
         show(on_every_front(fronts))
@@ -84,15 +87,13 @@ def render(ctx: Context) -> None:
         st.info("No configuration was completed in every study.")
 
 
-def one_for_all_box(studies: list) -> None:
+def one_for_all_box(one: dict) -> None:
     """The one configuration within every study's budgets (one model for several devices)."""
-    views = [v for _, v in studies]
-    one = one_for_all([f for f, _ in studies], [v.budgets for v in views],
-                      ties=views[0].recommendation.ties)
     if one["choice"] is None:
         st.warning(f"No one configuration for all: {one['reason']}.")
     else:
-        st.success(f"**One configuration for all: {one['choice']['configuration']}**")
+        st.success(f"**One configuration for all: {one['choice']['configuration']}** "
+                   "(the gold star in each study)")
         st.caption(one["reason"] + ".")
 
 
