@@ -210,6 +210,28 @@ def chromium_page(served, color_scheme: str = "light"):
             browser.close()
 
 
+@contextlib.contextmanager
+def offline_file(path: Path, expected: int):
+    """(page, script errors): headless Chromium showing the file at `path` alone (every other
+    request refused), once its chart holds `expected` trial markers."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
+                                                                      "--headless"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+                "file://") else route.abort())
+            page.goto(path.as_uri())
+            page.wait_for_function(READY_JS, arg=expected, timeout=30_000)
+            yield page, errors
+        finally:
+            browser.close()
+
+
 def test_pareto_chart_in_chromium(served):
     base, _, _, mode = served
     with chromium_page(served) as (page, expected):
@@ -269,19 +291,15 @@ def test_pareto_chart_in_chromium(served):
 def test_static_page_opens_offline_in_chromium(study, tmp_path, capsys):
     """`pareto --html`: the file alone, with every request but the file itself refused, draws
     every trial and shows a trial's hover label."""
+    from dashboard import data as dd
     from explorer.cli import main
 
     url, name = study
     out = tmp_path / "front.html"
     assert main(["pareto", "--study", name, "--storage", url, "--html", str(out)]) == 0
     capsys.readouterr()
-    with chromium_page((None, url, name, "svg")) as (page, expected):
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-            "file://") else route.abort())
-        page.goto(out.as_uri())
-        page.wait_for_function(READY_JS, arg=expected, timeout=30_000)
+    expected = int(dd.plottable(dd.load_study_data(url, name), "text_rich").sum())
+    with offline_file(out, expected) as (page, errors):
         assert page.evaluate(COUNT_JS)["trials"] == expected
         assert page.evaluate(HOVER_JS), "a plotted point lacks its hover data"
         ring = page.evaluate("""() => {
@@ -419,8 +437,6 @@ def test_new_trials_appear_while_the_page_is_open(tmp_path):
 def test_comparison_page_opens_offline_in_chromium(tmp_path, capsys):
     """`compare --html`: the file alone draws both studies' trials and fronts, hover included,
     with no script error and no request beyond the file."""
-    from playwright.sync_api import sync_playwright
-
     from dashboard import data as dd
     from explorer.cli import main
     from explorer.results import Budgets
@@ -437,21 +453,9 @@ def test_comparison_page_opens_offline_in_chromium(tmp_path, capsys):
         d = dd.load_study_data(url, name)
         view = dd.front_view(d, "text_rich", Budgets(max_ttft_ms=1e9))
         expected += int(view.feasible.sum()) + len(view.front)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
-                                                                      "--headless"])
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-                "file://") else route.abort())
-            page.goto(out.as_uri())
-            page.wait_for_function(READY_JS, arg=expected, timeout=30_000)
-            assert page.evaluate(COUNT_JS)["trials"] == expected
-            assert page.evaluate(COMPARE_HOVER_JS), "a plotted point lacks its hover data"
-            assert errors == []
-            OUTPUT.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(OUTPUT / "compare_static_page.png"), full_page=True)
-        finally:
-            browser.close()
+    with offline_file(out, expected) as (page, errors):
+        assert page.evaluate(COUNT_JS)["trials"] == expected
+        assert page.evaluate(COMPARE_HOVER_JS), "a plotted point lacks its hover data"
+        assert errors == []
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "compare_static_page.png"), full_page=True)
