@@ -96,8 +96,13 @@ def test_a_study_is_deleted_only_when_asked_for_and_alone(tmp_path, run_cli, mon
     assert rc == 2 and "not deleting study 'tiny' (2 trials: 2 complete)" in err
     assert "without --yes" in err
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda prompt: "n")
-    assert run_cli("studies", "--delete", "tiny").returncode == 1
+    for answer in ("n", "", EOFError):  # no, Enter, Ctrl-D
+        def reply(prompt, answer=answer):
+            if answer is EOFError:
+                raise EOFError
+            return answer
+        monkeypatch.setattr("builtins.input", reply)
+        assert run_cli("studies", "--delete", "tiny").returncode == 1
     rc, _, err = run_cli("studies", "--delete", "nope", "--yes")
     assert rc == 2 and "no study 'nope' in this storage; available: keep, tiny" in err
     asked = []

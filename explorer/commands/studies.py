@@ -73,7 +73,11 @@ def delete(storage, name: str, where: str, yes: bool, as_json: bool) -> int:
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError(f"not deleting {what} without --yes (no terminal to ask)")
-        if input(f"delete {what}? [y/N] ").strip().lower() not in ("y", "yes"):
+        try:
+            answer = input(f"delete {what}? [y/N] ")
+        except EOFError:  # Ctrl-D: no
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
             print("kept", file=sys.stderr)
             return 1
     optuna.delete_study(study_name=name, storage=storage)
