@@ -265,6 +265,10 @@ def test_one_configuration_for_every_device(url, run_cli):
     found = json.loads(out)["one_for_all"]
     stored = [f.stored_budgets for f in (alpha, beta)]
     assert found == json.loads(json.dumps(one_for_all([alpha, beta], stored)))
+    rc, out, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                         "--json", "--most-accurate")
+    assert json.loads(out)["one_for_all"] == json.loads(json.dumps(
+        one_for_all([alpha, beta], stored, ties=False)))
     rc, text, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url)
     assert (f"one configuration for all of them: {found['choice']['configuration']}\n"
             f"  {found['reason']}") in text
