@@ -20,7 +20,9 @@ EXAMPLES = """examples:
 Best = highest proxy accuracy within the budgets; proxy differences within the uncertainty
 are ties, and among the trials tied with the best (and beaten by none on both TTFT and proxy)
 the fastest wins. --most-accurate takes the highest proxy outright: the uncertainty is mostly
-the calibration's, which similar configurations share, so a smaller difference may be real."""
+the calibration's, which similar configurations share, so a smaller difference may be real.
+One configuration for several devices (a study per device): `fastvlm-explore compare --study A
+--study B` picks the best within every study's budgets on its own device."""
 
 
 def register(sub) -> None:
