@@ -17,7 +17,10 @@ import os
 import numpy as np
 import plotly.graph_objects as go
 
-from .data import FAMILIES, FrontView, StudyData, accuracy_label, calibration_rmse, ttft_label
+from explorer.results import config_key
+
+from .data import (FAMILIES, Comparison, FrontView, StudyData, accuracy_label, calibration_rmse,
+                   ttft_label)
 
 LLM_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 PARETO_HEIGHT = 660
@@ -290,14 +293,13 @@ STUDY_SYMBOLS = ("circle", "diamond-open", "square", "triangle-up-open", "cross"
 STUDY_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
-def compare_figure(studies: list[tuple[StudyData, FrontView]], common: set[str],
-                   keys: dict[str, dict[int, str]],
-                   chosen: dict[str, int] | None = None) -> go.Figure:
-    """Several studies overlaid: all feasible trials, each front a step line, and the
-    configurations on every front ringed. `keys[study][number]` is a front row's config key;
-    `chosen[study]` the trial of the one configuration for all (`explorer.compare.one_for_all`),
-    marked in every study. Each study has its own colour, marker symbol and line dash, so two
-    studies that measured the same values still show both."""
+def compare_figure(cmp: Comparison) -> go.Figure:
+    """Several studies overlaid: all feasible trials, each front a step line, the
+    configurations on every front ringed and the one configuration for all starred in gold in
+    each study. Each study has its own colour, marker symbol and line dash, so two studies that
+    measured the same values still show both."""
+    studies, common, chosen = cmp.studies, cmp.common, cmp.starred
+    keys = {name: {r["number"]: config_key(r) for r in rows} for name, rows in cmp.fronts.items()}
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
     # 9-px trials, smaller when the studies hold thousands (the fronts keep 10 px, on top)
     size = max(3.0, 9 * density_scale(sum(int(v.feasible.sum()) for _, v in studies)))

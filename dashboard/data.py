@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from explorer.compare import (common_configs, common_front, on_every_front, one_for_all,
+                              speed_line, speed_summary)
 from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_history,
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, Step, ladder, recommend
@@ -409,3 +411,47 @@ def front_csv(rows: list[dict]) -> str:
     """The same columns as `fastvlm-explore pareto --csv` (`explorer.results.rows_csv`: nested
     values such as `config` as JSON)."""
     return rows_csv(rows)
+
+
+@dataclass
+class Comparison:
+    """Several studies under budgets, side by side: what the Compare page and `compare --html`
+    show (each `StudyData` named as it is shown)."""
+
+    studies: list[tuple[StudyData, FrontView]]
+    fronts: dict[str, list[dict]]  # study -> its front rows
+    common: set[str]  # configuration keys on every front
+    shared: list[dict]  # configurations completed in every study, with TTFT ratios
+    one: dict  # `explorer.compare.one_for_all`
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d, _ in self.studies]
+
+    @property
+    def starred(self) -> dict[str, int] | None:
+        """Study -> trial of the one configuration for all (None: there is none)."""
+        return self.one["choice"]["trials"] if self.one["choice"] else None
+
+    def on_every_front(self) -> list[dict]:
+        return on_every_front(self.fronts)
+
+    def shared_note(self) -> str:
+        """How to read the `shared` table, with each study's speed against the first."""
+        if not self.shared:
+            return "No configuration was completed in every study."
+        first = self.names[0]
+        return (f"{len(self.shared)} configuration(s) completed in every study (budgets not "
+                f"applied), by {first}'s TTFT; a ratio below 1 is faster than in {first}. "
+                + " ".join(speed_line(s) + "." for s in speed_summary(self.shared, self.names)))
+
+
+def compare_studies(studies: list[tuple[StudyData, FrontView]]) -> Comparison:
+    """The `Comparison` of two or more studies, each under its view's budgets; the one
+    configuration for all follows the first view's tie rule."""
+    fronts = {d.name: front_rows(d, v) for d, v in studies}
+    views = [v for _, v in studies]
+    return Comparison(studies, fronts, common_front(fronts),
+                      common_configs([d.frame for d, _ in studies]),
+                      one_for_all([d.frame for d, _ in studies], [v.budgets for v in views],
+                                  ties=views[0].recommendation.ties))

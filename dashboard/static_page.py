@@ -15,13 +15,10 @@ from __future__ import annotations
 import datetime
 import html
 
-from explorer.compare import (common_configs, common_front, on_every_front, one_for_all,
-                              speed_line, speed_summary)
 from explorer.recommend import budget_text, ladder_note
-from explorer.results import config_key
 
 from .charts import PARETO_CONFIG, compare_figure, figure_json, pareto_figure
-from .data import (FrontView, StudyData, budget_ladder, front_rows, front_table, ladder_table,
+from .data import (Comparison, FrontView, StudyData, budget_ladder, front_table, ladder_table,
                    state_counts)
 from .formats import column_kind, show
 
@@ -61,42 +58,30 @@ def pareto_page(data: StudyData, view: FrontView, source: str) -> str:
                      PARETO_CONFIG)
 
 
-def compare_page(studies: list[tuple[StudyData, FrontView]], sources: list[str]) -> str:
-    """Several studies (each `StudyData` named as it should be shown) with their views under
-    budgets, as the dashboard's Compare page shows them; `sources` are their storages."""
+def compare_page(cmp: Comparison, sources: list[str]) -> str:
+    """The Compare page (`data.compare_studies`) as the dashboard shows it; `sources` are the
+    studies' storages."""
     esc = html.escape
-    names = [d.name for d, _ in studies]
-    fronts = {d.name: front_rows(d, v) for d, v in studies}
-    keys = {name: {r["number"]: config_key(r) for r in rows} for name, rows in fronts.items()}
-    common = common_front(fronts)
-    shared = common_configs([d.frame for d, _ in studies])
+    names = cmp.names
     overview = [{"study": d.name, "measured on": d.device(),
                  "complete": int(d.complete.sum()), "front": len(v.front),
-                 "budgets": budget_text(v.budgets, f"proxy_{v.family}")} for d, v in studies]
-    speeds = " ".join(esc(speed_line(s)) + "." for s in speed_summary(shared, names))
-    views = [v for _, v in studies]
-    one = one_for_all([d.frame for d, _ in studies], [v.budgets for v in views],
-                      ties=views[0].recommendation.ties)
+                 "budgets": budget_text(v.budgets, f"proxy_{v.family}")} for d, v in cmp.studies]
     parts = [
         f"<h1>Compare: {esc(', '.join(names))}</h1>",
         '<p class="note">TTFT is each study\'s own measurement on its own device. Accuracy is '
         "a calibrated proxy, not a benchmark score.</p>",
         _table(overview),
         '<div id="chart"></div>',
-        _one_for_all(one),
-        f"<h2>On every front: {len(common)} configuration(s)</h2>",
-        _table(on_every_front(fronts)) if common else "",
+        _one_for_all(cmp.one),
+        f"<h2>On every front: {len(cmp.common)} configuration(s)</h2>",
+        _table(cmp.on_every_front()) if cmp.common else "",
         "<h2>The same configuration in each study</h2>",
-        (f'<p class="note">{len(shared)} configuration(s) completed in every study (budgets '
-         f"not applied), by {esc(names[0])}'s TTFT; a ratio below 1 is faster than in "
-         f"{esc(names[0])}. {speeds}</p>\n" + _table(shared)) if shared else
-        '<p class="note">No configuration was completed in every study.</p>',
+        f'<p class="note">{esc(cmp.shared_note())}</p>',
+        _table(cmp.shared) if cmp.shared else "",
         _footer(sources),
     ]
     return _document(f"Compare: {', '.join(names)}", parts,
-                     compare_figure(studies, common, keys, one["choice"] and
-                                    one["choice"]["trials"]).to_plotly_json(),
-                     {"displaylogo": False})
+                     compare_figure(cmp).to_plotly_json(), {"displaylogo": False})
 
 
 def _one_for_all(one: dict) -> str:

@@ -948,8 +948,8 @@ def test_compare_markers_shrink_when_the_studies_hold_thousands(storage):
         return out
 
     def sizes(studies):
-        fig = charts.compare_figure(studies, set(), {d.name: {} for d, _ in studies})
-        size = lambda part: {t.marker.size for t in fig.data if part in t.name}  # noqa: E731
+        fig = charts.compare_figure(dd.compare_studies(studies))
+        size = lambda part: {t.marker.size for t in fig.data if part in (t.name or "")}  # noqa: E731
         return size(": trials"), size(": front"), fig.layout.legend.itemsizing
 
     small, dense = views(1), views(100)

@@ -7,14 +7,12 @@ import dataclasses
 
 import streamlit as st
 
-from explorer.compare import (common_configs, common_front, on_every_front, one_for_all,
-                              speed_line, speed_summary, study_labels)
-from explorer.results import config_key
+from explorer.compare import study_labels
 from explorer.storage import redact
 
 from .. import cache
 from ..charts import compare_figure
-from ..data import DashboardError, StudyData, front_rows, front_view
+from ..data import DashboardError, StudyData, compare_studies, front_view
 from ..sidebar import Context, study_label
 from ..static_page import compare_page
 from ..tables import table as show
@@ -51,40 +49,28 @@ def render(ctx: Context) -> None:
         loaded.append((data, front_view(data, ctx.family, ctx.budgets)))
     if len(loaded) < 2:
         return
-    fronts = {d.name: front_rows(d, v) for d, v in loaded}
-    keys = {name: {r["number"]: config_key(r) for r in rows} for name, rows in fronts.items()}
-    common = common_front(fronts)
+    cmp = compare_studies(loaded)
     st.caption("Budgets from the sidebar apply to every study. TTFT is each study's own "
                "measurement on its own device.")
-    one = one_for_all([d.frame for d, _ in loaded], [v.budgets for _, v in loaded],
-                      ties=ctx.view.recommendation.ties)
-    starred = one["choice"]["trials"] if one["choice"] else None
-    st.plotly_chart(compare_figure(loaded, common, keys, starred), key="compare_chart",
-                    config={"displaylogo": False})
+    st.plotly_chart(compare_figure(cmp), key="compare_chart", config={"displaylogo": False})
     sources = [found[label][0] for label in chosen]
     # built on click only (~5 MB with plotly.js), not on every rerun
     st.download_button(
         "Download this comparison as a page (HTML, opens offline)", key="compare_html",
-        data=lambda: compare_page(loaded, sources), file_name="compare.html",
+        data=lambda: compare_page(cmp, sources), file_name="compare.html",
         mime="text/html", on_click="ignore",
         help="The chart and the tables under these budgets, as `fastvlm-explore compare "
              "--html` writes them: a file to share")
-    one_for_all_box(one)
-    st.subheader(f"On every front: {len(common)} configuration(s)")
-    if common:
-        show(on_every_front(fronts))
+    one_for_all_box(cmp.one)
+    st.subheader(f"On every front: {len(cmp.common)} configuration(s)")
+    if cmp.common:
+        show(cmp.on_every_front())
     st.subheader("The same configuration in each study")
-    frames = [d.frame for d, _ in loaded]
-    both = common_configs(frames)
-    if both:
-        first = loaded[0][0].name
-        st.caption(f"{len(both)} configuration(s) completed in every study (budgets not applied), "
-                   f"by {first}'s TTFT; a ratio below 1 is faster than in {first}. "
-                   + " ".join(speed_line(s) + "." for s in speed_summary(
-                       both, [f.study_name for f in frames])))
-        show(both)
+    if cmp.shared:
+        st.caption(cmp.shared_note())
+        show(cmp.shared)
     else:
-        st.info("No configuration was completed in every study.")
+        st.info(cmp.shared_note())
 
 
 def one_for_all_box(one: dict) -> None:

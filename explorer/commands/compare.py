@@ -124,7 +124,7 @@ def write_html(path: Path, frames: list, budgets: list, storages: list[str | Non
                ties: bool = True) -> None:
     """The Compare page of `frames` (each under its budgets), ranked by the first study's
     accuracy family, written whole or not at all."""
-    from dashboard.data import StudyData, columns, front_view
+    from dashboard.data import StudyData, columns, compare_studies, front_view
     from dashboard.static_page import compare_page
     from explorer.errors import StudyError
     from explorer.storage import default_storage_url
@@ -141,6 +141,6 @@ def write_html(path: Path, frames: list, budgets: list, storages: list[str | Non
                              f"TTFT and a {family.replace('_', '-')} proxy "
                              f"({len(frame.complete())} complete); no page written")
         studies.append((data, view))
-    page = compare_page(studies, [s or default_storage_url() for s in storages])
+    page = compare_page(compare_studies(studies), [s or default_storage_url() for s in storages])
     write_page(path, page, "the fronts of " + ", ".join(f.study_name for f in frames)
                + " overlaid")
