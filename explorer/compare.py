@@ -128,6 +128,12 @@ def one_for_all(frames: list[StudyFrame], budgets: list[Budgets], ties: bool = T
     return out
 
 
+def shared_columns(names: list[str]) -> list[str]:
+    """The columns of `common_configs`' rows for studies `names` (a CSV of none has them too)."""
+    return (["configuration"] + [f"{n} TTFT ms" for n in names]
+            + [f"ratio {n} / {names[0]}" for n in names[1:]] + [f"{n} trial" for n in names])
+
+
 def speed_summary(rows: list[dict], names: list[str]) -> list[dict]:
     """For each study after the first, over the `common_configs` rows: the geometric mean of
     its TTFT ratio to the first study (0.5: twice as fast), the lowest and highest ratio, and

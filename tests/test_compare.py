@@ -272,3 +272,33 @@ def test_one_configuration_for_every_device(url, run_cli):
     rc, text, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url)
     assert (f"one configuration for all of them: {found['choice']['configuration']}\n"
             f"  {found['reason']}") in text
+
+
+def test_the_shared_configurations_as_csv(url, run_cli):
+    """`compare --csv`: the rows of --json's same_configurations, numbers parse back; with no
+    shared configuration, the header alone."""
+    import csv
+    import io
+
+    from explorer.compare import shared_columns
+
+    _, out, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                        "--json")
+    shared = json.loads(out)["same_configurations"]
+    rc, text, _ = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                          "--csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rc == 0 and len(rows) == len(shared) > 30
+    assert list(rows[0]) == list(shared[0]) == shared_columns(["alpha", "beta"])
+    for got, want in zip(rows, shared):
+        assert got["configuration"] == want["configuration"]
+        assert float(got["ratio beta / alpha"]) == pytest.approx(want["ratio beta / alpha"])
+        assert int(got["beta trial"]) == want["beta trial"]
+    empty = build_study(url.replace("studies.db", "other.db"), "solo", n=3, only_failed=True)
+    other = url.replace("studies.db", "other.db")
+    rc, text, _ = run_cli("compare", "--study", "alpha", "--storage", url, "--study", empty,
+                          "--storage", other, "--csv")
+    assert rc == 0 and text.splitlines() == [",".join(shared_columns(["alpha", "solo"]))]
+    rc, _, err = run_cli("compare", "--study", "alpha", "--study", "beta", "--storage", url,
+                         "--csv", "--json")
+    assert rc == 2 and "not allowed with argument" in err

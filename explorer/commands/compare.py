@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   fastvlm-explore compare --study quick-laptop --study quick-server
   fastvlm-explore compare --study paper-cpu --study paper-cuda --max-ttft-ms 500 --json
   fastvlm-explore compare --study paper-cpu --study paper-cuda --html devices.html  # to share
+  fastvlm-explore compare --study paper-cpu --study paper-cuda --csv > same-configs.csv
   # `make sweep` on two machines, their results files side by side (--storage per --study)
   fastvlm-explore compare --study quick --storage sqlite:///laptop.db \\
                           --study quick --storage sqlite:///jetson.db
@@ -43,7 +44,11 @@ def register(sub) -> None:
                    help="for the one configuration for all studies, the highest proxy wins "
                         "outright (default: proxy ties within the uncertainty go to the "
                         "fastest, as in `recommend`)")
-    p.add_argument("--json", action="store_true", help="one JSON object")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object")
+    fmt.add_argument("--csv", action="store_true",
+                     help="the configurations completed in every study as CSV: TTFT in each, "
+                          "ratio to the first, trial numbers")
     p.add_argument("--html", metavar="FILE", type=Path,
                    help="also write the dashboard's Compare page (the fronts overlaid, hover, "
                         "zoom; the tables) as one self-contained HTML page (~5 MB, plotly.js "
@@ -52,8 +57,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from explorer.compare import (common_configs, on_every_front, one_for_all, speed_line,
-                                  speed_summary, study_labels)
+    from explorer.compare import (common_configs, on_every_front, one_for_all, shared_columns,
+                                  speed_line, speed_summary, study_labels)
     from explorer.errors import UsageError
     from explorer.results import load_frame
 
@@ -85,6 +90,14 @@ def run(args) -> int:
     speeds = speed_summary(shared, names)
     everywhere = on_every_front(fronts)
     one = one_for_all(frames, budgets, ties=not args.most_accurate)
+    if args.csv:
+        import csv
+        import sys
+
+        w = csv.DictWriter(sys.stdout, fieldnames=shared_columns(names), lineterminator="\n")
+        w.writeheader()
+        w.writerows(shared)
+        return 0
     if args.json:
         print_json({"studies": [{"study": f.study_name, "device": f.device,
                                  "complete": len(f.complete()),
