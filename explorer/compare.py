@@ -134,6 +134,18 @@ def shared_columns(names: list[str]) -> list[str]:
             + [f"ratio {n} / {names[0]}" for n in names[1:]] + [f"{n} trial" for n in names])
 
 
+def shared_csv(rows: list[dict], names: list[str]) -> str:
+    """`common_configs` rows as CSV (`compare --csv`, the Compare page's download)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=shared_columns(names), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
 def speed_summary(rows: list[dict], names: list[str]) -> list[dict]:
     """For each study after the first, over the `common_configs` rows: the geometric mean of
     its TTFT ratio to the first study (0.5: twice as fast), the lowest and highest ratio, and

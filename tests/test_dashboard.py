@@ -673,7 +673,8 @@ def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, t
     assert sorted(float(values(t["x"])[0]) for t in stars) == sorted(
         one["choice"]["ttft_ms"].values())
     assert [b.proto.label for b in at.get("download_button")] == [
-        "Download this comparison as a page (HTML, opens offline)"]
+        "Download this comparison as a page (HTML, opens offline)",
+        "Download these configurations as CSV"]
     pick.set_value([here, there, "mobile"]).run()
     assert not at.exception and len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"]) > 4
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import streamlit as st
 
-from explorer.compare import study_labels
+from explorer.compare import shared_csv, study_labels
 from explorer.storage import redact
 
 from .. import cache
@@ -69,6 +69,10 @@ def render(ctx: Context) -> None:
     if cmp.shared:
         st.caption(cmp.shared_note())
         show(cmp.shared)
+        st.download_button("Download these configurations as CSV", key="compare_csv",
+                           data=shared_csv(cmp.shared, cmp.names), file_name="compare.csv",
+                           mime="text/csv", on_click="ignore",
+                           help="as `fastvlm-explore compare --csv` writes them")
     else:
         st.info(cmp.shared_note())
 

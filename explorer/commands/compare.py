@@ -57,7 +57,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from explorer.compare import (common_configs, on_every_front, one_for_all, shared_columns,
+    from explorer.compare import (common_configs, on_every_front, one_for_all, shared_csv,
                                   speed_line, speed_summary, study_labels)
     from explorer.errors import UsageError
     from explorer.results import load_frame
@@ -91,12 +91,7 @@ def run(args) -> int:
     everywhere = on_every_front(fronts)
     one = one_for_all(frames, budgets, ties=not args.most_accurate)
     if args.csv:
-        import csv
-        import sys
-
-        w = csv.DictWriter(sys.stdout, fieldnames=shared_columns(names), lineterminator="\n")
-        w.writeheader()
-        w.writerows(shared)
+        print(shared_csv(shared, names), end="")
         return 0
     if args.json:
         print_json({"studies": [{"study": f.study_name, "device": f.device,
