@@ -36,11 +36,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--storage", action="append")
     p.add_argument("--study", default=os.environ.get("FASTVLM_DASHBOARD_STUDY"))
     args, _ = p.parse_known_args(argv)
-    from explorer.storage import default_storage_url
+    from explorer.storage import default_storage_url, storage_url
 
     given = args.storage or [os.environ.get("FASTVLM_DASHBOARD_STORAGE")]
     # resolved once, so a storage has one key in the caches and one entry in the pickers
-    args.storage = list(dict.fromkeys(u or default_storage_url() for u in given))
+    args.storage = list(dict.fromkeys(storage_url(u or default_storage_url()) for u in given))
     return args
 
 

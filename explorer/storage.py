@@ -36,6 +36,17 @@ def is_journal(url: str) -> bool:
     return url.startswith("journal:") or url.endswith(".log")
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def storage_url(text: str) -> str:
+    """`text` as a storage URL: a URL as it is, a bare SQLite file path (*.db, *.sqlite,
+    *.sqlite3) as sqlite:///PATH; journal files (*.log) are read by path already."""
+    if "://" not in text and not is_journal(text) and text.endswith(SQLITE_SUFFIXES):
+        return f"sqlite:///{text}"
+    return text
+
+
 def storage_file(url: str) -> Path | None:
     """The file of a SQLite or journal storage URL (None: a database server)."""
     if is_journal(url):
@@ -81,11 +92,12 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
     import optuna
     from optuna.storages import RDBStorage
 
-    url = url or default_storage_url()
+    url = storage_url(url or default_storage_url())
     journal = is_journal(url)
     if not journal and not any(url.startswith(p) for p in ("sqlite:", "postgresql", "mysql")):
         raise UsageError(f"unsupported storage URL {url!r}; valid: sqlite:///FILE, "
-                         "postgresql://..., mysql://..., journal:///FILE.log")
+                         "postgresql://..., mysql://..., journal:///FILE.log, or the path of "
+                         "a .db or .log file")
     path = storage_file(url)
     if path is not None:
         if create:

@@ -120,6 +120,31 @@ def test_one_study_name_in_two_storages(tmp_path, run_cli):
     assert rc == 2 and "got 2 --storage for 3 --study" in err
 
 
+def test_a_results_file_may_be_given_by_its_path(tmp_path, run_cli, monkeypatch):
+    """`--storage board.db` means sqlite:///board.db in every command (a .log path is a
+    journal already); anything else is still refused with the forms that work."""
+    from explorer.storage import storage_url
+
+    assert storage_url("runs/board.db") == "sqlite:///runs/board.db"
+    assert storage_url("/abs/x.sqlite3") == "sqlite:////abs/x.sqlite3"
+    for as_is in ("sqlite:///x.db", "postgresql://me@db/x.db", "runs/j.log", "x.txt"):
+        assert storage_url(as_is) == as_is
+    monkeypatch.chdir(tmp_path)
+    build_study("sqlite:///laptop.db", "quick", n=20, seed=3)
+    build_study("sqlite:///board.db", "quick", n=20, seed=3, speed=2.0, device="synthetic-gpu")
+    rc, out, _ = run_cli("compare", "--study", "quick", "--storage", "laptop.db",
+                         "--study", "quick", "--storage", "board.db", "--json")
+    assert rc == 0 and [s["study"] for s in json.loads(out)["studies"]] == [
+        "quick (laptop.db)", "quick (board.db)"]
+    rc, _, _ = run_cli("copy", "--study", "quick", "--from", "board.db", "--storage",
+                       "laptop.db", "--as", "quick-board", "--no-progress")
+    assert rc == 0
+    rc, out, _ = run_cli("studies", "--storage", "laptop.db", "--json")
+    assert [s["name"] for s in json.loads(out)["studies"]] == ["quick", "quick-board"]
+    rc, _, err = run_cli("studies", "--storage", "laptop.txt")
+    assert rc == 2 and "or the path of a .db or .log file" in err
+
+
 def test_storages_and_studies_are_labelled_as_briefly_as_tells_them_apart():
     """Two machines' results files usually share a file name: the folder tells them apart;
     a file whose name is unique keeps just its name; servers are their host, or their URL

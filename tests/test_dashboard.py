@@ -1056,9 +1056,9 @@ def test_command_validates_and_binds_localhost(storage):
     cmd = streamlit_command([storage], args.host, args.port, "alpha")
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--") + 1:] == ["--storage", storage, "--study", "alpha"]
-    args = build_parser().parse_args(["dashboard", "--storage", storage, "--storage", "b"])
+    args = build_parser().parse_args(["dashboard", "--storage", storage, "--storage", "b.db"])
     cmd = streamlit_command(args.storage, args.host, args.port)
-    assert cmd[cmd.index("--") + 1:] == ["--storage", storage, "--storage", "b"]
+    assert cmd[cmd.index("--") + 1:] == ["--storage", storage, "--storage", "sqlite:///b.db"]
     for bad in ("0", "70000", "http"):
         r = subprocess.run([sys.executable, "-m", "explorer.cli", "dashboard", "--port", bad],
                            capture_output=True, text=True, timeout=120)

@@ -72,11 +72,18 @@ def config_from_args(args: argparse.Namespace):
         prompt_tokens=args.prompt_tokens, dtype=args.dtype)
 
 
+def storage_url(text: str) -> str:
+    """An argparse type: a storage URL, or a .db file's path made one (explorer.storage)."""
+    from explorer.storage import storage_url as normalise
+
+    return normalise(text)
+
+
 def add_storage_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", metavar="URL",
+    parser.add_argument("--storage", metavar="URL", type=storage_url,
                         help="Optuna storage URL: sqlite:///FILE, postgresql://..., "
-                             "journal:///FILE.log (default: sqlite:///results/"
-                             "fastvlm-explorer.db)")
+                             "journal:///FILE.log, or a .db file's path (default: "
+                             "sqlite:///results/fastvlm-explorer.db)")
 
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ._options import print_json, table
+from ._options import print_json, storage_url, table
 from .pareto import add_budget_args
 
 SHOWN = 20  # shared configurations listed in the text output (the fastest first)
@@ -19,8 +19,7 @@ EXAMPLES = """examples:
   fastvlm-explore compare --study paper-cpu --study paper-cuda --html devices.html  # to share
   fastvlm-explore compare --study paper-cpu --study paper-cuda --csv > same-configs.csv
   # `make sweep` on two machines, their results files side by side (--storage per --study)
-  fastvlm-explore compare --study quick --storage sqlite:///laptop.db \\
-                          --study quick --storage sqlite:///jetson.db
+  fastvlm-explore compare --study quick --storage laptop.db --study quick --storage jetson.db
 
 Each study's front uses its own [constraints] unless budgets are given here (then they apply to
 every study). The ratios compare each study with the first one given. "One configuration for
@@ -35,7 +34,7 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--study", action="append", required=True, metavar="NAME",
                    help="a study to compare; give it two or more times (the first is the base)")
-    p.add_argument("--storage", action="append", metavar="URL",
+    p.add_argument("--storage", action="append", metavar="URL", type=storage_url,
                    help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db): "
                         "once for every study, or once per --study in the same order, for "
                         "studies in different storages (each machine's own SQLite file)")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_progress_arg, print_json, progress_enabled
+from ._options import add_progress_arg, print_json, progress_enabled, storage_url
 
 EXAMPLES = """examples:
   # `make sweep` ran on a board too; its results file is now board.db here
-  fastvlm-explore copy --study quick --from sqlite:///board.db --as quick-board
+  fastvlm-explore copy --study quick --from board.db --as quick-board
   fastvlm-explore compare --study quick --study quick-board       # or the dashboard
   fastvlm-explore copy --study paper --from sqlite:///paper.db --storage postgresql://me@db/fvlm
 
@@ -23,9 +23,9 @@ def register(sub) -> None:
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--study", required=True, help="the study's name in the source storage")
-    p.add_argument("--from", dest="source", required=True, metavar="URL",
-                   help="the source storage URL (e.g. sqlite:///board.db)")
-    p.add_argument("--storage", metavar="URL",
+    p.add_argument("--from", dest="source", required=True, metavar="URL", type=storage_url,
+                   help="the source storage URL, or a .db file's path (e.g. board.db)")
+    p.add_argument("--storage", metavar="URL", type=storage_url,
                    help="the destination storage URL (default: sqlite:///results/"
                         "fastvlm-explorer.db, as for every other command)")
     p.add_argument("--as", dest="name", metavar="NAME",

@@ -9,12 +9,14 @@ import socket
 import sys
 from pathlib import Path
 
+from ._options import storage_url
+
 EXAMPLES = """examples:
   fastvlm-explore dashboard                      # the default SQLite file, http://127.0.0.1:8501
   fastvlm-explore dashboard --study quick --port 8600
   fastvlm-explore dashboard --storage postgresql://me@db/fastvlm --host 0.0.0.0
   # each machine's `make sweep` results side by side (sidebar: Results; page: Compare studies)
-  fastvlm-explore dashboard --storage sqlite:///laptop.db --storage sqlite:///jetson.db
+  fastvlm-explore dashboard --storage laptop.db --storage jetson.db
 
 Binds to 127.0.0.1 unless --host says otherwise. The dashboard only reads the storage."""
 
@@ -33,10 +35,11 @@ def register(sub) -> None:
     p = sub.add_parser("dashboard", help="serve the interactive Pareto dashboard (Streamlit)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--storage", action="append", metavar="URL",
+    p.add_argument("--storage", action="append", metavar="URL", type=storage_url,
                    help="Optuna storage URL: sqlite:///FILE, postgresql://..., journal:///FILE"
-                        ".log (default: sqlite:///results/fastvlm-explorer.db); give it again "
-                        "for more results files, e.g. one per machine, to compare them")
+                        ".log, or a .db file's path (default: sqlite:///results/fastvlm-"
+                        "explorer.db); give it again for more results files, e.g. one per "
+                        "machine, to compare them")
     p.add_argument("--study", help="study to open first (default: the first by name, in the "
                                    "first storage)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
