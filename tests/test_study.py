@@ -126,8 +126,9 @@ def test_a_batch_of_study_files_runs_in_order(tmp_path, run_cli):
     done = json.loads(out)["studies"]
     assert [(s["study"], s["trials"]) for s in done] == [("first", {"COMPLETE": 2}),
                                                           ("second", {"COMPLETE": 1})]
-    rc, out, _ = run_cli("sweep", a, b, "--no-progress")  # again: both resume, nothing to do
+    rc, out, err = run_cli("sweep", a, b, "--no-progress")  # again: both resume, nothing to do
     assert rc == 0 and "study first (2 complete)" in out and "study second (1 complete)" in out
+    assert f"batch 1/2: study first ({a})" in err and f"batch 2/2: study second ({b})" in err
     rc, out, _ = run_cli("sweep", a, b, "--dry-run", "--json")
     assert [s["name"] for s in json.loads(out)["studies"]] == ["first", "second"]
 

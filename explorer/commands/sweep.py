@@ -92,6 +92,9 @@ def run_sweep(args) -> int:
     summaries = []
     batch_json = args.json and len(specs) > 1  # one object at the end; text as each ends
     for k, spec in enumerate(specs):
+        if len(specs) > 1:
+            print(f"batch {k + 1}/{len(specs)}: study {spec.name} ({spec.source})",
+                  file=sys.stderr)
         _print_notes(never_fitting_llms(spec))
         summaries.append(_run(spec, args, worker=False, report=not batch_json))
         if summaries[-1].get("interrupted"):
