@@ -675,6 +675,11 @@ def test_compare_page_overlays_studies_from_several_results_files(monkeypatch, t
     assert [b.proto.label for b in at.get("download_button")] == [
         "Download this comparison as a page (HTML, opens offline)",
         "Download these configurations as CSV"]
+    outright = compare.one_for_all(frames, [Budgets(max_ttft_ms=4000.0)] * 2, ties=False)
+    assert outright["choice"]["trials"] != one["choice"]["trials"]  # the switch matters here
+    at.sidebar.toggle(key="most_accurate").set_value(True).run()
+    assert any(s.value.startswith("**One configuration for all: "
+                                  f"{outright['choice']['configuration']}**") for s in at.success)
     pick.set_value([here, there, "mobile"]).run()
     assert not at.exception and len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"]) > 4
 

@@ -46,7 +46,9 @@ def render(ctx: Context) -> None:
             st.warning(f"Study {label} has no complete trials; left out.")
             continue
         data = _named(data, label)
-        loaded.append((data, front_view(data, ctx.family, ctx.budgets)))
+        # the sidebar's tie rule too: it decides the one configuration for all
+        loaded.append((data, front_view(data, ctx.family, ctx.budgets,
+                                        ties=ctx.view.recommendation.ties)))
     if len(loaded) < 2:
         return
     cmp = compare_studies(loaded)
