@@ -60,6 +60,7 @@ def storage_labels(urls: list[str | None]) -> list[str]:
     """Each storage in a few characters: its file's name (with as many parent folders as it
     takes to tell two files apart: laptop/fastvlm-explorer.db, jetson/fastvlm-explorer.db), or
     its server's host (else the URL without its password)."""
+    from collections import Counter
     from urllib.parse import urlsplit
 
     urls = [u or default_storage_url() for u in urls]
@@ -73,7 +74,8 @@ def storage_labels(urls: list[str | None]) -> list[str]:
     depth = dict.fromkeys(urls, 1)
     while True:
         found = {u: label(u, d) for u, d in depth.items()}
-        clash = [u for u in found if list(found.values()).count(found[u]) > 1]
+        count = Counter(found.values())
+        clash = [u for u in found if count[found[u]] > 1]
         if not clash or all(found[u] == label(u, depth[u] + 1) for u in clash):
             return [found[u] for u in urls]  # unique, or as long as it gets
         for u in clash:

@@ -72,18 +72,17 @@ def config_from_args(args: argparse.Namespace):
         prompt_tokens=args.prompt_tokens, dtype=args.dtype)
 
 
-def storage_url(text: str) -> str:
-    """An argparse type: a storage URL, or a .db file's path made one (explorer.storage)."""
-    from explorer.storage import storage_url as normalise
+def add_storage_arg(parser: argparse.ArgumentParser, several: str | None = None) -> None:
+    """--storage URL (a .db file's path also works); `several`: it may be given again, and
+    the help says what for."""
+    from explorer.storage import storage_url
 
-    return normalise(text)
-
-
-def add_storage_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", metavar="URL", type=storage_url,
+                        action="append" if several else "store",
                         help="Optuna storage URL: sqlite:///FILE, postgresql://..., "
                              "journal:///FILE.log, or a .db file's path (default: "
-                             "sqlite:///results/fastvlm-explorer.db)")
+                             "sqlite:///results/fastvlm-explorer.db)"
+                             + (f"; {several}" if several else ""))
 
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ._options import print_json, storage_url, table
+from ._options import add_storage_arg, print_json, table
 from .pareto import add_budget_args
 
 SHOWN = 20  # shared configurations listed in the text output (the fastest first)
@@ -34,10 +34,9 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--study", action="append", required=True, metavar="NAME",
                    help="a study to compare; give it two or more times (the first is the base)")
-    p.add_argument("--storage", action="append", metavar="URL", type=storage_url,
-                   help="Optuna storage URL (default: sqlite:///results/fastvlm-explorer.db): "
-                        "once for every study, or once per --study in the same order, for "
-                        "studies in different storages (each machine's own SQLite file)")
+    add_storage_arg(p, several="once for every study, or once per --study in the same order, "
+                               "for studies in different storages (each machine's own SQLite "
+                               "file)")
     add_budget_args(p)
     p.add_argument("--most-accurate", action="store_true",
                    help="for the one configuration for all studies, the highest proxy wins "
@@ -86,12 +85,12 @@ def run(args) -> int:
         write_html(args.html, frames, budgets, [url for _, url in pairs],
                    ties=not args.most_accurate)
     shared = common_configs(frames)
-    speeds = speed_summary(shared, names)
-    everywhere = on_every_front(fronts)
-    one = one_for_all(frames, budgets, ties=not args.most_accurate)
     if args.csv:
         print(shared_csv(shared, names), end="")
         return 0
+    speeds = speed_summary(shared, names)
+    everywhere = on_every_front(fronts)
+    one = one_for_all(frames, budgets, ties=not args.most_accurate)
     if args.json:
         print_json({"studies": [{"study": f.study_name, "device": f.device,
                                  "complete": len(f.complete()),

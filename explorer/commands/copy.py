@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_progress_arg, print_json, progress_enabled, storage_url
+from explorer.storage import storage_url
+
+from ._options import add_progress_arg, print_json, progress_enabled
 
 EXAMPLES = """examples:
   # `make sweep` ran on a board too; its results file is now board.db here

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from ._options import storage_url
+from ._options import add_storage_arg
 
 EXAMPLES = """examples:
   fastvlm-explore dashboard                      # the default SQLite file, http://127.0.0.1:8501
@@ -35,11 +35,8 @@ def register(sub) -> None:
     p = sub.add_parser("dashboard", help="serve the interactive Pareto dashboard (Streamlit)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--storage", action="append", metavar="URL", type=storage_url,
-                   help="Optuna storage URL: sqlite:///FILE, postgresql://..., journal:///FILE"
-                        ".log, or a .db file's path (default: sqlite:///results/fastvlm-"
-                        "explorer.db); give it again for more results files, e.g. one per "
-                        "machine, to compare them")
+    add_storage_arg(p, several="give it again for more results files, e.g. one per "
+                               "machine, to compare them")
     p.add_argument("--study", help="study to open first (default: the first by name, in the "
                                    "first storage)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
