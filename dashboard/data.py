@@ -21,7 +21,7 @@ from explorer.compare import (common_configs, common_front, on_every_front, one_
 from explorer.pareto import (default_reference, hypervolume_2d, hypervolume_history,
                              pareto_mask, to_losses)
 from explorer.recommend import Recommendation, Step, ladder, recommend
-from explorer.repeats import REPEAT_ATTR, REPEATS_STATE
+from explorer.repeats import OVER_BUDGET_ATTR, OVER_BUDGET_STATE, REPEAT_ATTR, REPEATS_STATE
 from explorer.results import (Budgets, StudyFrame, attach_confirmations, device_of,
                               first_per_config, rows_csv, study_frame)
 from explorer.trial_reader import count_trials
@@ -362,14 +362,18 @@ def failure_summary(data: StudyData, top: int = 5) -> list[tuple[str, int]]:
 def _reason(row: dict) -> str:
     if row.get(REPEAT_ATTR) is not None:
         return "skipped: a repeat of a configuration already evaluated"
+    if row.get(OVER_BUDGET_ATTR) is not None:
+        return "skipped: TTFT predicted over the budget (not measured)"
     err = str(row.get("error") or "no reason recorded").strip()
     return f"{row['state'].lower()}: {(err.splitlines() or [''])[0][:100]}"
 
 
 def state_counts(data: StudyData) -> dict[str, int]:
-    """Trials per state; repeats (PRUNED, not evaluated again) are counted on their own."""
+    """Trials per state; the skipped (PRUNED: repeats, and samples predicted over the TTFT
+    budget) are counted on their own, as `explorer.repeats.state_name` does."""
     return data.memoised("state_counts", lambda: dict(Counter(
-        REPEATS_STATE if r.get(REPEAT_ATTR) is not None else r["state"]
+        REPEATS_STATE if r.get(REPEAT_ATTR) is not None else
+        OVER_BUDGET_STATE if r.get(OVER_BUDGET_ATTR) is not None else r["state"]
         for r in data.frame.rows)))
 
 

@@ -6,7 +6,7 @@ import sys
 
 from optuna.trial import TrialState
 
-from .repeats import REPEAT_ATTR
+from .repeats import skipped
 
 
 class SweepProgress:
@@ -32,7 +32,7 @@ class SweepProgress:
             postfix += f" | best {best[self.proxy_key]:.3f} @ {best['ttft_ms']:,.0f} ms"
         self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.write(self._line(trial), file=sys.stderr)
-        if REPEAT_ATTR not in trial.user_attrs:  # repeats do not count toward the target
+        if not skipped(trial):  # repeats and predicted-over-budget samples do not count
             self.bar.update(1)
 
     def _line(self, trial) -> str:

@@ -24,6 +24,7 @@ trial.user_attrs (each key one JSON value)
     constraints      {name: value}; <= 0 means satisfied (Optuna's convention)
     reference        preset name when the trial is a published FastVLM reference point
     repeat_of        the earlier trial with the same configuration (a skipped repeat)
+    predicted_over_budget  explorer.predict.OverBudget dict: skipped as predicted over max_ttft_ms
     error            why a failed / pruned trial did not finish; traceback for unexpected ones
     fingerprint      the worker's fingerprint hash (to detect mixed devices)
 """
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .repeats import REPEAT_ATTR
+from .repeats import OVER_BUDGET_ATTR, REPEAT_ATTR
 
 SCHEMA_VERSION = 1
 TTFT_KEYS = ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms", "ttft_ci_ms",
@@ -156,5 +157,7 @@ def rows_from_trials(trials) -> list[dict]:
             datetime_complete=t.datetime_complete.isoformat() if t.datetime_complete else None)
         if REPEAT_ATTR in t.user_attrs:  # explorer/repeats.py: not evaluated again
             row[REPEAT_ATTR] = t.user_attrs[REPEAT_ATTR]
+        if OVER_BUDGET_ATTR in t.user_attrs:  # explorer/predict.py: not measured
+            row[OVER_BUDGET_ATTR] = t.user_attrs[OVER_BUDGET_ATTR]
         rows.append(row)
     return rows

@@ -9,6 +9,9 @@ configuration of the space has been evaluated, or when the sampler has proposed 
 `patience` times in a row (it has converged; more trials would add nothing). A study file
 can ask for repeats to be evaluated like any trial instead (`[run] repeats = "evaluate"`, e.g.
 with `use_cache = false` to see how a configuration's timing varies).
+
+Samples skipped as predicted over the TTFT budget (explorer/predict.py, `predicted_over_budget`)
+are PRUNED and not counted either, by the same rules.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from optuna.trial import FrozenTrial, TrialState
 REPEAT_ATTR = "repeat_of"
 REPEATS_STATE = "REPEATS SKIPPED"  # how summaries count them, apart from real PRUNED trials
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+OVER_BUDGET_ATTR = "predicted_over_budget"  # explorer/predict.py: skipped, not measured
+OVER_BUDGET_STATE = "SKIPPED OVER BUDGET"
 INTERRUPTED = "interrupted"  # error prefix of a trial stopped by Ctrl-C (re-run on resume)
 
 
@@ -50,10 +55,21 @@ def earlier_twin(study: optuna.Study, trial: optuna.Trial) -> int | None:
     return None
 
 
+def skipped(t: FrozenTrial) -> bool:
+    """Not evaluated: a repeat, or predicted over the TTFT budget."""
+    return REPEAT_ATTR in t.user_attrs or OVER_BUDGET_ATTR in t.user_attrs
+
+
+def state_name(t: FrozenTrial) -> str:
+    """The trial's state as summaries count it: skips apart from other PRUNED trials."""
+    if REPEAT_ATTR in t.user_attrs:
+        return REPEATS_STATE
+    return OVER_BUDGET_STATE if OVER_BUDGET_ATTR in t.user_attrs else t.state.name
+
+
 def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-    """Finished trials that count toward the target (not repeats, not to be re-run)."""
-    return [t for t in trials if t.state in FINISHED and REPEAT_ATTR not in t.user_attrs
-            and not to_rerun(t)]
+    """Finished trials that count toward the target (not skipped, not to be re-run)."""
+    return [t for t in trials if t.state in FINISHED and not skipped(t) and not to_rerun(t)]
 
 
 class StopRule:
@@ -74,17 +90,20 @@ class StopRule:
         finished or exhausted study does not add one more repeat each time."""
         trials = study.get_trials(deepcopy=False, states=FINISHED)
         done = counted(trials)
-        distinct = {_key(t.params) for t in done if t.params}
+        # a configuration predicted over budget is settled too: the space can run out of others
+        settled = done + [t for t in trials if OVER_BUDGET_ATTR in t.user_attrs]
+        distinct = {_key(t.params) for t in settled if t.params}
         recent = sorted(trials, key=lambda t: t.number)[-self.patience:]
         if len(done) >= self.target:
             self.reason = None
         elif self.space_size is not None and len(distinct) >= self.space_size:
             self.reason = (f"every one of the space's {self.space_size} configurations has been "
-                           f"evaluated ({len(done)} of {self.target} trials)")
-        elif len(recent) == self.patience and all(REPEAT_ATTR in t.user_attrs for t in recent):
-            self.reason = (f"the sampler proposed only configurations already evaluated "
-                           f"{self.patience} times in a row ({len(done)} of {self.target} "
-                           "trials); it has converged")
+                           f"evaluated or predicted over budget ({len(done)} of {self.target} "
+                           "trials)")
+        elif len(recent) == self.patience and all(map(skipped, recent)):
+            self.reason = (f"the sampler proposed only configurations already evaluated or "
+                           f"predicted over budget {self.patience} times in a row "
+                           f"({len(done)} of {self.target} trials); it has converged")
         else:
             return False
         return True

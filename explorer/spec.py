@@ -34,7 +34,7 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
     "proxy": ("tier", "budget_s"),  # the family is the proxy objective's (proxy_general, ...)
     "constraints": ("max_ttft_ms", "max_memory_mb"),
     "sampler": ("name", "seed", "population_size", "n_startup_trials"),
-    "run": ("trials", "timeout_s", "repeats"),
+    "run": ("trials", "timeout_s", "repeats", "skip_over_budget"),
     "measure": ("device", "threads", "budget_s", "extrapolate", "memory", "channels_last",
                 "memory_budget_mb", "min_n", "max_n", "use_cache", "retry_unstable"),
 }
@@ -66,6 +66,7 @@ class StudySpec:
     trials: int = 20
     timeout_s: float | None = None
     repeats: str = "skip"
+    skip_over_budget: bool = True  # explorer/predict.py; only with max_ttft_ms
     measure: dict = field(default_factory=dict)
     references: tuple[str, ...] = ("fastvlm-0.5b", "fastvlm-1.5b", "fastvlm-7b")
     source: str = ""
@@ -138,6 +139,7 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
     if repeats not in REPEATS:
         raise SpecError(f"{where('run.repeats')}: {repeats!r} is invalid; valid: "
                         f"{', '.join(REPEATS)}")
+    skip_over_budget = _typed(run, "skip_over_budget", bool, lambda k: where(f"run.{k}"))
     measure = _measure(raw.get("measure", {}), source)
     refs = _typed(raw, "references", list, where)
     for ref in refs or ():
@@ -152,7 +154,8 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
         sampler=sname, seed=ints["seed"] or 0,
         population_size=ints["population_size"] or 16,
         n_startup_trials=ints["n_startup_trials"] or 8,
-        trials=trials or 20, timeout_s=timeout, repeats=repeats, measure=measure,
+        trials=trials or 20, timeout_s=timeout, repeats=repeats,
+        skip_over_budget=skip_over_budget is not False, measure=measure,
         references=tuple(refs) if refs is not None else StudySpec.references,
         source=source, raw=raw)
     if sname == "grid" and spec.space.size() > 100_000:
@@ -204,7 +207,7 @@ def _typed(table: dict, key: str, kind, where, required: bool = False):
             raise SpecError(f"{where(key)}: required")
         return None
     value = table[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise SpecError(f"{where(key)}: expected {names}, got {value!r}")
     return value

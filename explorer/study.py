@@ -6,8 +6,9 @@
 A trial is: `space.sample` -> pre-filter -> TTFT (component cache) -> proxy -> values and a
 `TrialRecord` in the trial's user attributes. Failures (invalid samples, pre-filter, OOM,
 anything else) are recorded with their reason and the study goes on. A configuration proposed
-again is not evaluated again (explorer/repeats.py). Ctrl-C marks the running trial as
-interrupted; running the same command again resumes and re-runs it.
+again is not evaluated again (explorer/repeats.py), nor is one whose TTFT is predicted, from the
+study's own timings, to be clearly over its budget (explorer/predict.py). Ctrl-C marks the
+running trial as interrupted; running the same command again resumes and re-runs it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from fastvlm.presets import preset
 from fastvlm.runtime import RuntimeInfo, setup_runtime
 
 from .errors import StudyError
-from .evaluate import Infeasible, evaluate_config
+from .evaluate import Infeasible, evaluate_config, prefilter
 from .objectives import get_objective
+from .predict import OverBudget, TtftBound
 from .records import SCHEMA_VERSION
-from .repeats import INTERRUPTED, REPEAT_ATTR, REPEATS_STATE, StopRule, counted, earlier_twin
+from .repeats import (INTERRUPTED, OVER_BUDGET_ATTR, REPEAT_ATTR, StopRule, counted,
+                      earlier_twin, state_name)
 from .spec import SpecError, StudySpec, spec_from_dict, spec_identity
 from .storage import SQLITE_CONCURRENCY_NOTE, is_sqlite, load_study, study_names
 
@@ -192,6 +195,7 @@ class TrialRunner:
     runtime: RuntimeInfo
     cache: LatencyCache | None
     log: list = field(default_factory=list)
+    _bound: tuple[int, TtftBound] | None = None  # (complete trials it was fitted on, bound)
 
     def __call__(self, trial: optuna.Trial) -> list[float]:
         reference = trial.user_attrs.get("reference")
@@ -204,6 +208,11 @@ class TrialRunner:
                 trial.set_user_attr("error", f"repeat of trial {twin} (same configuration): "
                                              "not evaluated again, not counted")
                 raise optuna.TrialPruned(f"repeat of trial {twin}")
+            over = self.over_budget(trial, cfg, reference)
+            if over is not None:
+                trial.set_user_attr(OVER_BUDGET_ATTR, over.to_dict())
+                trial.set_user_attr("error", over.reason())
+                raise optuna.TrialPruned(over.reason())
             curve: list = []
 
             def report(step: int, value: float) -> bool:
@@ -239,6 +248,18 @@ class TrialRunner:
                 trial._trial_id, CONSTRAINTS_ATTR,
                 list(sampler_constraints(self.spec, rec.constraints).values()))
         return values
+
+    def over_budget(self, trial: optuna.Trial, cfg, reference: str | None) -> OverBudget | None:
+        """Why `cfg` need not be measured (its TTFT is predicted over the budget), or None.
+        Published reference points are always measured; the memory pre-filter comes first."""
+        spec = self.spec
+        if reference is not None or not spec.skip_over_budget or spec.max_ttft_ms is None:
+            return None
+        counts = prefilter(cfg, spec)
+        done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if self._bound is None or self._bound[0] != len(done):
+            self._bound = (len(done), TtftBound.from_trials(done))
+        return self._bound[1].over_budget(cfg, counts, spec.max_ttft_ms)
 
 
 def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = None,
@@ -294,7 +315,7 @@ def summarize(study: optuna.Study, storage_url: str) -> dict:
     frame = study_frame(study)
     counts = {}
     for t in study.get_trials(deepcopy=False):
-        state = REPEATS_STATE if REPEAT_ATTR in t.user_attrs else t.state.name
+        state = state_name(t)
         counts[state] = counts.get(state, 0) + 1
     return {"study": study.study_name, "storage": storage_url, "trials": counts,
             "pareto": frame.pareto_numbers(), "knee": frame.knee_number()}

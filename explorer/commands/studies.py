@@ -50,7 +50,8 @@ def run(args) -> int:
              s["description"]] for s in studies]
     print(table(rows, ["study", "measured on", "complete", "failed", "pruned", "running",
                        "budgets", "proxy tier", "description"], align="llrrrrlrl"))
-    print(f"storage: {redact(url)}; pruned = repeats not evaluated again (and other prunes)")
+    print(f"storage: {redact(url)}; pruned = repeats and samples predicted over "
+          "the TTFT budget, not measured (and other prunes)")
     return 0
 
 

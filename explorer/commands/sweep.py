@@ -198,7 +198,8 @@ def _describe(spec, args, notes: list[str]) -> dict:
     info = {"name": spec.name, "description": spec.description, "objectives": spec.objectives,
             "sampler": spec.sampler, "trials": spec.trials, "proxy_tier": spec.proxy_tier,
             "constraints": {"max_ttft_ms": spec.max_ttft_ms, "max_memory_mb": spec.max_memory_mb},
-            "space": grid, "space_size": spec.space.size(), "references": spec.references}
+            "space": grid, "space_size": spec.space.size(), "references": spec.references,
+            "skip_over_budget": spec.skip_over_budget and spec.max_ttft_ms is not None}
     info["notes"] = notes
     info["cache"] = coverage = cache_coverage(spec)
     if spec.space.width_multiplier is not None:
@@ -218,6 +219,14 @@ def _describe(spec, args, notes: list[str]) -> dict:
                 print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
     print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
+    if info["skip_over_budget"]:
+        from explorer.predict import MIN_TIMED
+
+        print(textwrap.fill(
+            f"TTFT budget {spec.max_ttft_ms:,.0f} ms: once {MIN_TIMED} encoders are timed, a "
+            "sample whose TTFT is predicted clearly over it is skipped, not measured "
+            "(explorer/predict.py; `[run] skip_over_budget = false` measures every sample)",
+            width=100, initial_indent="  ", subsequent_indent="  "))
     print(textwrap.fill(coverage_line(coverage, spec.measure_settings().budget_s), width=100,
                         initial_indent="  ", subsequent_indent="  "))
     _print_notes(notes)
