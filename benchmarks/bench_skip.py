@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from explorer.predict import MIN_TIMED, PREFILL_SLACK, SPREAD_FLOOR, Z, Timed, TtftBound
 from explorer.spec import load_spec
 from fastvlm.analytic import analyze
@@ -74,14 +76,29 @@ def sweep(spec, folder: Path) -> dict:
     summary = run_study(spec, open_storage(url), url, show_progress=False,
                         cache=LatencyCache(folder / "latency.sqlite"))
     wall = time.perf_counter() - t0
-    done = [t for t in optuna.load_study(study_name=spec.name, storage=url).trials
-            if t.state.name == "COMPLETE"]
+    all_trials = optuna.load_study(study_name=spec.name, storage=url).trials
+    done = [t for t in all_trials if t.state.name == "COMPLETE"]
     feasible = [t for t in done if all(v <= 0 for v in t.user_attrs["constraints"].values())]
     points = [(t.values[0], -t.values[1]) for t in feasible]  # losses: TTFT, -proxy
+    key = lambda t: json.dumps(t.params, sort_keys=True)  # noqa: E731
     return {"wall_s": wall, "measured": len(done), "measured_over_budget":
             len(done) - len(feasible), "trials": summary["trials"],
             "front": len(summary["pareto"]),
-            "hypervolume": hypervolume_2d(points, ref=(spec.max_ttft_ms, 0.0)) if points else 0}
+            "hypervolume": hypervolume_2d(points, ref=(spec.max_ttft_ms, 0.0)) if points else 0,
+            "ttft_ms": {key(t): t.values[0] for t in done},
+            "skipped": {key(t): t.user_attrs["predicted_over_budget"]["lower_ms"]
+                        for t in all_trials if "predicted_over_budget" in t.user_attrs}}
+
+
+def cross_check(off: dict, on: dict, budget: float) -> dict:
+    """What one sweep says of the other: the TTFT ratio of configurations both measured (the
+    host's drift between them), and the skipped configurations that the other measured."""
+    both = [on["ttft_ms"][k] / off["ttft_ms"][k] for k in on["ttft_ms"] if k in off["ttft_ms"]]
+    seen = [off["ttft_ms"][k] for k in on["skipped"] if k in off["ttft_ms"]]
+    return {"measured_by_both": len(both),
+            "ttft_ratio_median": float(np.median(both)) if both else None,
+            "skipped_measured_by_other": len(seen),
+            "skipped_but_within_budget": sum(ms <= budget for ms in seen)}
 
 
 def main() -> None:
@@ -104,13 +121,21 @@ def main() -> None:
     data = {"replay": {k: v for k, v in r.items()}, "budget_ms": spec.max_ttft_ms,
             "source": "benchmarks/results/mobile.json"}
     if args.sweep:
+        from fastvlm.proxy import evaluate
+
+        for res in spec.space.resolution.grid():  # warm the tier-1 readings for both runs alike
+            evaluate(spec.space.config_from_params(
+                {k: v[0] for k, v in spec.space.grid().items()} | {"resolution": res}),
+                tier=spec.proxy_tier)
         runs = {}
         for name, on in (("measure every sample", False), ("skip predicted over budget", True)):
             s = dataclasses.replace(spec, trials=args.sweep, skip_over_budget=on)
             with tempfile.TemporaryDirectory() as tmp:
                 runs[name] = sweep(s, Path(tmp))
-            print(name, runs[name], flush=True)
+            print(name, {k: v for k, v in runs[name].items() if k not in ("ttft_ms", "skipped")},
+                  flush=True)
         off, on = runs.values()
+        cross = cross_check(off, on, spec.max_ttft_ms)
         md += (f"\n\nTwo real sweeps of studies/mobile.toml, {args.sweep} counted trials each, "
                "fresh latency cache each:\n\n" + md_table(
                    [[n, x["wall_s"] / 60, x["measured"], x["measured_over_budget"],
@@ -118,8 +143,15 @@ def main() -> None:
                     for n, x in runs.items()],
                    ["mode", "wall min", "measured", "measured over budget", "skipped",
                     "feasible front", "hypervolume (ms x proxy)"])
-               + f"\n\nWall time ratio (skip / measure all): {on['wall_s'] / off['wall_s']:.2f}.")
-        data["sweeps"] = runs
+               + f"\n\nWall time ratio (skip / measure all): {on['wall_s'] / off['wall_s']:.2f}. "
+               f"The host's speed between the two: the {cross['measured_by_both']} "
+               "configurations both sweeps measured took "
+               + (f"{cross['ttft_ratio_median']:.2f}x" if cross["ttft_ratio_median"] else "-")
+               + " the time in the second (median), which weighs on its wall time and "
+               f"hypervolume alike. Of its {len(on['skipped'])} skipped configurations the first "
+               f"sweep measured {cross['skipped_measured_by_other']}, "
+               f"{cross['skipped_but_within_budget']} of them within budget.")
+        data["sweeps"], data["cross_check"] = runs, cross
     save("skip", data, md)
     print(md)
 

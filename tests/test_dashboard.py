@@ -781,7 +781,7 @@ def test_repeated_configuration_is_listed_once_on_the_front(tmp_path):
     assert view.shown[d.index_of(40)]  # the twin is still a plotted trial
 
 
-def test_skipped_repeats_are_counted_apart(monkeypatch, tmp_path):
+def test_skipped_repeats_and_over_budget_samples_are_counted_apart(monkeypatch, tmp_path):
     import optuna
     from optuna.trial import TrialState, create_trial
 
@@ -793,10 +793,19 @@ def test_skipped_repeats_are_counted_apart(monkeypatch, tmp_path):
                                  distributions=t.distributions,
                                  user_attrs={"repeat_of": t.number,
                                              "error": f"repeat of trial {t.number}"}))
+    for _ in range(2):  # explorer/predict.py's skips: PRUNED with the bound and why
+        study.add_trial(create_trial(state=TrialState.PRUNED, params=t.params,
+                                     distributions=t.distributions,
+                                     user_attrs={"predicted_over_budget": {"lower_ms": 9e3},
+                                                 "error": "predicted over budget: ..."}))
     d = dd.load_study_data(url, "rep")
     assert dd.state_counts(d)["REPEATS SKIPPED"] == 1
+    assert dd.state_counts(d)["SKIPPED OVER BUDGET"] == 2
+    assert ("skipped: TTFT predicted over the budget (not measured)", 2) in dd.failure_summary(d)
     at = app(monkeypatch, url, "rep")
-    assert not at.exception and "1 repeats skipped" in at.caption[0].value
+    caption = at.caption[0].value
+    assert not at.exception and "1 repeats skipped" in caption
+    assert "2 skipped over budget" in caption
 
 
 def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):
