@@ -20,7 +20,7 @@ over-budget trials after the first 10 and no trial that was within budget
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from optuna.trial import FrozenTrial, TrialState
@@ -83,7 +83,7 @@ class OverBudget:
                 f"{prefill}); not measured, not counted")
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+        return asdict(self)
 
 
 class TtftBound:
