@@ -37,7 +37,9 @@ SPACE = {"name": "replay", "description": "search-efficiency replay table",
          "proxy": {"tier": 1}, "measure": {"budget_s": 4.0, "min_n": 5, "max_n": 15}}
 
 
-def measure_table(spec, cache) -> dict[str, tuple[float, float]]:
+def measure_table(spec, cache) -> dict[str, tuple]:
+    """Every configuration of the space through the real evaluation path: params (JSON) ->
+    (TrialRecord, objective values)."""
     from explorer.evaluate import evaluate_config
 
     rt = setup_runtime(spec.measure_settings().device)
@@ -49,7 +51,7 @@ def measure_table(spec, cache) -> dict[str, tuple[float, float]]:
         params = {n: grid[n][j] for n, j in zip(names, idx)}
         cfg = spec.space.config_from_params(params)
         rec, values = evaluate_config(cfg, spec, cache, rt)
-        table[json.dumps(params, sort_keys=True)] = tuple(values)
+        table[json.dumps(params, sort_keys=True)] = (rec, tuple(values))
         print(f"[{i + 1}/{len(combos)}] {cfg.summary()}: {values[0]:,.0f} ms, {values[1]:.3f}",
               flush=True)
     return table
@@ -69,7 +71,7 @@ def replay(spec, table, sampler, n_trials: int, skip_repeats: bool = False) -> n
         if twin is not None:
             trial.set_user_attr(REPEAT_ATTR, twin)
             raise optuna.TrialPruned()
-        return table[json.dumps(params, sort_keys=True)]
+        return table[json.dumps(params, sort_keys=True)][1]
 
     study.optimize(objective, callbacks=[StopRule(n_trials, spec.space.size())])
     return np.array([t.values for t in study.trials if t.values is not None])
@@ -85,7 +87,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table = measure_table(spec, LatencyCache())
     measure_s = time.perf_counter() - t0
-    values = np.array(list(table.values()))
+    values = np.array([v for _, v in table.values()])
     losses_all = to_losses(values, ["minimize", "maximize"])
     ref = losses_all.max(axis=0) + 0.05 * (losses_all.max(axis=0) - losses_all.min(axis=0))
     hv_grid = hypervolume_2d(losses_all, ref)
