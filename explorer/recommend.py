@@ -36,6 +36,8 @@ class Recommendation:
     fastest: dict | None = None  # fastest feasible trial, for comparison
     most_accurate: dict | None = None  # highest proxy within budget (the choice, or ties it)
     next_better: dict | None = None  # best accuracy gain beyond the budget, cheapest first
+    # beyond the budget, more accurate by less than the uncertainty and cheaper than next_better
+    closer: dict | None = None
     reason: str = ""
     ties: bool = True  # proxy differences within the uncertainty tie (the fastest tied wins)
 
@@ -45,7 +47,8 @@ class Recommendation:
                 "proxy": self.proxy_key, "feasible_trials": self.feasible,
                 "tied_with": [pick(r) for r in self.tied_with], "fastest": pick(self.fastest),
                 "most_accurate": pick(self.most_accurate),
-                "next_better": pick(self.next_better), "reason": self.reason,
+                "next_better": pick(self.next_better),
+                "more_accurate_within_uncertainty": pick(self.closer), "reason": self.reason,
                 "ties": self.ties}
 
 
@@ -106,9 +109,13 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
     outside = np.ones(len(rows), dtype=bool)
     outside[idx] = False
     with np.errstate(invalid="ignore"):
-        better = np.flatnonzero(outside & (proxy > proxy[choice]) & ~same(choice))
+        higher, tie = outside & (proxy > proxy[choice]), same(choice)
+    better, close = np.flatnonzero(higher & ~tie), np.flatnonzero(higher & tie)
     if better.size:
         rec.next_better = rows[better[np.argmin(ttft[better])]]
+        close = close[ttft[close] < rec.next_better["ttft_ms"]]
+    if close.size:  # what a slightly bigger budget buys: more proxy, but not beyond its noise
+        rec.closer = rows[close[np.argmin(ttft[close])]]
     rec.reason = _explain(rec, key, rec.most_accurate)
     return rec
 
@@ -191,11 +198,17 @@ def _explain(rec: Recommendation, key: str, top: dict) -> str:
         cost = [f"{n['ttft_ms'] - c['ttft_ms']:+,.0f} ms TTFT"]
         if n.get("memory_mb") is not None and c.get("memory_mb") is not None:
             cost.append(f"{n['memory_mb'] - c['memory_mb']:+,.0f} MB")
-        lines.append(f"the next better option, trial {n['number']} ({n['summary']}), gains "
-                     f"{n[key] - c[key]:+.3f} proxy but costs {', '.join(cost)} "
+        clearly = " (more accurate beyond the proxy's uncertainty)" if rec.ties else ""
+        lines.append(f"the next better option{clearly}, trial {n['number']} ({n['summary']}), "
+                     f"gains {n[key] - c[key]:+.3f} proxy but costs {', '.join(cost)} "
                      "(outside the budget)")
     else:
         lines.append("no trial beyond the budget is clearly more accurate")
+    if rec.closer is not None:
+        x = rec.closer
+        lines.append(f"trial {x['number']} ({x['summary']}), beyond the budget, is "
+                     f"{x[key] - c[key]:+.3f} proxy for {x['ttft_ms'] - c['ttft_ms']:+,.0f} ms: "
+                     "within the proxy's uncertainty, so not counted as better")
     return "; ".join(lines) + "."
 
 

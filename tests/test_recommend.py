@@ -78,6 +78,27 @@ def test_most_accurate_takes_the_highest_proxy_outright():
     assert recommend(f, Budgets(max_ttft_ms=500)).next_better is None  # a tie by default
 
 
+def test_a_tie_beyond_the_budget_is_named_not_counted_as_better():
+    """Trial 2, over the budget, is more accurate than the pick by less than the uncertainty:
+    not the next better option, but what a slightly bigger budget buys, said as such. Trial 3
+    is clearly better; trial 4 ties too but is slower than trial 3, so it goes unmentioned."""
+    f = frame([row(0, 400, 0.600, unc=0.02), row(1, 250, 0.590, unc=0.02),
+               row(2, 700, 0.620, unc=0.03), row(3, 900, 0.700), row(4, 950, 0.61)])
+    rec = recommend(f, Budgets(max_ttft_ms=500))
+    assert rec.choice["number"] == 1 and rec.next_better["number"] == 3
+    assert rec.closer["number"] == 2 and rec.to_dict()["more_accurate_within_uncertainty"]
+    assert ("trial 2 (cfg2), beyond the budget, is +0.030 proxy for +450 ms: within the "
+            "proxy's uncertainty") in rec.reason
+    assert "next better option (more accurate beyond the proxy's uncertainty), trial 3" \
+        in rec.reason
+    rec = recommend(frame([row(1, 250, 0.590, unc=0.02), row(3, 900, 0.700)]),
+                    Budgets(max_ttft_ms=500))
+    assert rec.closer is None and "beyond the budget, is" not in rec.reason
+    strict = recommend(f, Budgets(max_ttft_ms=500), ties=False)  # no ties, nothing "within"
+    assert strict.closer is None and strict.next_better["number"] == 2
+    assert "next better option, trial 2" in strict.reason
+
+
 def test_rows_without_a_proxy_or_uncertainty():
     """A trial with no proxy value is neither feasible nor the next-better option; a missing
     uncertainty counts as zero, so only an equal proxy ties with it."""
