@@ -82,7 +82,8 @@ def storage_labels(urls: list[str | None]) -> list[str]:
             depth[u] += 1
 
 
-def open_storage(url: str | None = None, heartbeat_s: int | None = None, create: bool = True):
+def open_storage(url: str | None = None, heartbeat_s: int | None = None, create: bool = True,
+                 option: str = "--storage"):
     """An Optuna storage for `url` (default: the embedded SQLite file).
 
     Args:
@@ -90,6 +91,7 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
             leaves a trial that others mark failed after 2 heartbeats and re-run once.
         create: for a SQLite or journal file, create its folder (False: the file must exist
             already; reading commands never create storage).
+        option: the command-line option that gave `url`, named when the file is missing.
     """
     import optuna
     from optuna.storages import RDBStorage
@@ -105,8 +107,9 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.is_file():
-            raise StudyError(f"no study storage at {path}; run `fastvlm-explore sweep` first "
-                             "or pass --storage")
+            hint = ("run `fastvlm-explore sweep` first or pass --storage" if option == "--storage"
+                    else f"{option} must name an existing results file")
+            raise StudyError(f"no study storage at {path}; {hint}")
     if journal:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 

@@ -195,6 +195,8 @@ def test_a_study_copied_from_another_storage(tmp_path, run_cli, monkeypatch):
     assert rc == 2 and "study 'quick' is already in" in err and "--as" in err
     rc, _, err = run_cli("copy", "--study", "nope", "--from", board, "--storage", ours)
     assert rc == 2 and "no study 'nope' in this storage; available: quick" in err
+    rc, _, err = run_cli("copy", "--study", "quick", "--from", board + ".gone", "--storage", ours)
+    assert rc == 1 and "--from must name an existing results file" in err  # not "--storage"
 
     real, calls = optuna.storages.RDBStorage.create_new_trial, []
 

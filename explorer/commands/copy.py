@@ -47,7 +47,7 @@ def run(args) -> int:
 
     target_url = args.storage or default_storage_url()
     name = args.name or args.study
-    source = load_study(args.study, open_storage(args.source, create=False))
+    source = load_study(args.study, open_storage(args.source, create=False, option="--from"))
     target = open_storage(target_url)
     if name in study_names(target):
         raise UsageError(f"study {name!r} is already in {redact(target_url)}; give another "
