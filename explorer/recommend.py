@@ -38,6 +38,8 @@ class Recommendation:
     next_better: dict | None = None  # best accuracy gain beyond the budget, cheapest first
     # beyond the budget, more accurate by less than the uncertainty and cheaper than next_better
     closer: dict | None = None
+    # skipped by the sweep as predicted over its (smaller) TTFT budget, but might fit this one
+    unmeasured: list[dict] = field(default_factory=list)
     reason: str = ""
     ties: bool = True  # proxy differences within the uncertainty tie (the fastest tied wins)
 
@@ -48,7 +50,11 @@ class Recommendation:
                 "tied_with": [pick(r) for r in self.tied_with], "fastest": pick(self.fastest),
                 "most_accurate": pick(self.most_accurate),
                 "next_better": pick(self.next_better),
-                "more_accurate_within_uncertainty": pick(self.closer), "reason": self.reason,
+                "more_accurate_within_uncertainty": pick(self.closer),
+                "unmeasured_within_budget": [{"number": u["number"], "summary": u["summary"],
+                                              "lower_ms": u["lower_ms"]}
+                                             for u in self.unmeasured],
+                "reason": self.reason,
                 "ties": self.ties}
 
 
@@ -88,9 +94,10 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
 
     idx = frame.feasible_index(budgets)
     idx = idx[~np.isnan(proxy[idx])]
-    rec = Recommendation(None, budgets, key, len(idx), ties=ties)
+    rec = Recommendation(None, budgets, key, len(idx), ties=ties,
+                         unmeasured=frame.unmeasured_within(budgets.max_ttft_ms))
     if not idx.size:
-        rec.reason = _nothing_fits(frame, budgets, key)
+        rec.reason = _nothing_fits(frame, budgets, key) + _unmeasured_note(rec)
         return rec
     most = idx[proxy[idx] == proxy[idx].max()]
     # the fastest of equals (then the first): always on the front, so the ties it sets do not
@@ -116,8 +123,22 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
         close = close[ttft[close] < rec.next_better["ttft_ms"]]
     if close.size:  # what a slightly bigger budget buys: more proxy, but not beyond its noise
         rec.closer = rows[close[np.argmin(ttft[close])]]
-    rec.reason = _explain(rec, key, rec.most_accurate)
+    rec.reason = _explain(rec, key, rec.most_accurate) + _unmeasured_note(rec)
     return rec
+
+
+def _unmeasured_note(rec: Recommendation) -> str:
+    """Said when the budget is bigger than the sweep's: what the skip rule never measured."""
+    u = rec.unmeasured
+    if not u:
+        return ""
+    bounds = (f"{u[0]['lower_ms']:,.0f} ms" if len(u) == 1 else
+              f"{u[0]['lower_ms']:,.0f}-{u[-1]['lower_ms']:,.0f} ms")
+    of = f" of {u[0]['max_ttft_ms']:,.0f} ms" if u[0]["max_ttft_ms"] else ""
+    return (f" Not measured: {len(u)} configuration(s) the sweep skipped as predicted over its "
+            f"TTFT budget{of} have lower bounds within this one "
+            f"({bounds}; first: trial {u[0]['number']}); sweep a study with this budget to "
+            "measure them.")
 
 
 def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Step]:

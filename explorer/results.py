@@ -18,6 +18,7 @@ import numpy as np
 from .confirm import CONFIRMATIONS_ATTR
 from .pareto import knee_index, pareto_mask, to_losses
 from .records import FRAME_COLUMNS, rows_from_trials
+from .repeats import OVER_BUDGET_ATTR
 from .storage import load_study, open_storage
 from .trial_reader import read_trials
 
@@ -121,6 +122,27 @@ class StudyFrame:
             columns[key] = np.array([np.nan if r.get(key) is None else float(r[key])
                                      for r in self._complete], dtype=float)
         return columns[key]
+
+    def unmeasured_within(self, max_ttft_ms: float | None) -> list[dict]:
+        """Samples the sweep skipped as predicted over its TTFT budget (explorer/predict.py)
+        whose TTFT lower bound is within `max_ttft_ms` (None: no limit): never measured, they
+        may fit a budget bigger than the study's. One per configuration, lowest bound first."""
+        return [s for s in self._skipped_over_budget
+                if max_ttft_ms is None or s["lower_ms"] <= max_ttft_ms]
+
+    @cached_property
+    def _skipped_over_budget(self) -> list[dict]:
+        lowest: dict[str, dict] = {}
+        for r in self.rows:
+            s = r.get(OVER_BUDGET_ATTR) or {}
+            if s.get("lower_ms") is None:
+                continue
+            name = s.get("summary") or f"trial {r['number']}"
+            if s["lower_ms"] < lowest.get(name, {}).get("lower_ms", np.inf):
+                lowest[name] = {"number": r["number"], "summary": name,
+                                "lower_ms": float(s["lower_ms"]),
+                                "max_ttft_ms": s.get("max_ttft_ms")}
+        return sorted(lowest.values(), key=lambda s: s["lower_ms"])
 
     def losses(self, rows: list[dict]) -> np.ndarray:
         if not rows:

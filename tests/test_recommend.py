@@ -99,6 +99,32 @@ def test_a_tie_beyond_the_budget_is_named_not_counted_as_better():
     assert "next better option, trial 2" in strict.reason
 
 
+def skipped(n, lower, summary, budget=500.0):
+    """A sample the sweep did not measure: predicted over its TTFT budget (explorer/predict.py)."""
+    return {"number": n, "state": "PRUNED", "values": None,
+            "predicted_over_budget": {"summary": summary, "lower_ms": lower,
+                                      "max_ttft_ms": budget}}
+
+
+def test_a_budget_bigger_than_the_sweeps_names_what_was_never_measured():
+    """The sweep skipped cfgA (twice) and cfgB as predicted over its 500 ms budget; under a
+    bigger budget they might fit, so the recommendation says it never measured them."""
+    f = frame([row(0, 100, 0.40), row(1, 300, 0.60), skipped(2, 700, "cfgA"),
+               skipped(3, 650, "cfgA"), skipped(4, 1200, "cfgB")])
+    rec = recommend(f, Budgets(max_ttft_ms=500))
+    assert rec.unmeasured == [] and "Not measured" not in rec.reason
+    rec = recommend(f, Budgets(max_ttft_ms=800))
+    assert [u["number"] for u in rec.unmeasured] == [3]  # one per configuration, lowest bound
+    assert ("Not measured: 1 configuration(s) the sweep skipped as predicted over its TTFT "
+            "budget of 500 ms have lower bounds within this one (650 ms; first: trial 3)"
+            ) in rec.reason
+    assert rec.to_dict()["unmeasured_within_budget"][0]["lower_ms"] == 650
+    rec = recommend(f, Budgets())  # no limit: every skipped configuration
+    assert "2 configuration(s)" in rec.reason and "(650-1,200 ms;" in rec.reason
+    none = recommend(f, Budgets(max_ttft_ms=800, min_proxy=0.9))  # nothing fits: said too
+    assert none.choice is None and "Not measured: 1 configuration(s)" in none.reason
+
+
 def test_rows_without_a_proxy_or_uncertainty():
     """A trial with no proxy value is neither feasible nor the next-better option; a missing
     uncertainty counts as zero, so only an equal proxy ties with it."""
@@ -231,3 +257,33 @@ def test_ladder_from_the_cli(tmp_path, run_cli):
     rc, _, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder",
                        "--max-ttft-ms", "1")
     assert rc == 1
+
+
+def test_the_cli_names_configurations_the_sweep_never_measured(tmp_path, run_cli):
+    """A sample skipped as predicted over the study's 4,000 ms budget (bound 4,500 ms): the
+    ladder and a recommendation under a bigger budget say it was never measured."""
+    import json
+
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from tests.dashboard_fixtures import build_study
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    build_study(url, "s", n=30, seed=1, max_ttft_ms=4000.0)
+    study = optuna.load_study(study_name="s", storage=url)
+    t = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    bound = {"summary": "cfg skipped", "lower_ms": 4500.0, "max_ttft_ms": 4000.0}
+    study.add_trial(create_trial(state=TrialState.PRUNED, params=t.params,
+                                 distributions=t.distributions,
+                                 user_attrs={"predicted_over_budget": bound}))
+    rc, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder", "--json")
+    assert rc == 0 and json.loads(out)["unmeasured"] == [
+        {"number": 30, "summary": "cfg skipped", "lower_ms": 4500.0}]
+    rc, text, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder")
+    assert "leave out 1 configuration(s) the sweep skipped" in " ".join(text.split())
+    _, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json")
+    assert json.loads(out)["unmeasured_within_budget"] == []  # the study's own budget
+    _, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json",
+                        "--max-ttft-ms", "5000")
+    assert "Not measured: 1 configuration(s)" in json.loads(out)["reason"]

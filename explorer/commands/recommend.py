@@ -97,11 +97,14 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
 
     steps = ladder(frame, budgets, ties=ties)
     key = frame.proxy_key
+    unmeasured = frame.unmeasured_within(budgets.max_ttft_ms)
     if as_json:
         print_json({"study": frame.study_name, "proxy": key, "ties": ties,
                     "budgets": budgets.__dict__,
                     "steps": [{"from_ttft_budget_ms": r.from_ms,
-                               **trial_summary(r.choice, key)} for r in steps]})
+                               **trial_summary(r.choice, key)} for r in steps],
+                    "unmeasured": [{k: u[k] for k in ("number", "summary", "lower_ms")}
+                                   for u in unmeasured]})
         return 0 if steps else 1
     if not steps:
         print(f"no recommendation at any TTFT budget: nothing in study {frame.study_name!r} "
@@ -124,6 +127,11 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
     print(table(rows, ["budget from ms", "trial", "TTFT ms", proxy_label(key, steps[0].choice),
                        "vs the step before", "ties with", "configuration"], align="rrrrrll"))
     note = f"A budget under {steps[0].from_ms:,.0f} ms fits nothing. {ladder_note(ties)}"
+    if unmeasured:
+        note += (f" Steps above the study's TTFT budget leave out {len(unmeasured)} "
+                 "configuration(s) the sweep skipped as predicted "
+                 f"over it (lower bounds from {unmeasured[0]['lower_ms']:,.0f} ms), never "
+                 "measured.")
     print(textwrap.fill(note, width=100, break_on_hyphens=False))
     return 0
 
