@@ -149,7 +149,8 @@ def _ladder(data: StudyData, view: FrontView) -> str:
     note = html.escape("The recommendation at every TTFT budget where it changes, under the "
                        "other budgets, as `fastvlm-explore recommend --ladder` lists it. ◀ "
                        "marks the step in force under this page's TTFT budget. "
-                       + ladder_note(view.recommendation.ties))
+                       + ladder_note(view.recommendation.ties,
+                                     data.frame.unmeasured_within(None)))
     return (f'<h2>What a bigger TTFT budget buys</h2>\n<p class="note">{note}</p>\n'
             + _table(ladder_table(steps, view.family, view.budgets.max_ttft_ms)))
 

@@ -173,14 +173,19 @@ def ladder(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> list[Step]
     return steps
 
 
-def ladder_note(ties: bool) -> str:
-    """How to read a ladder's table (the CLI, the dashboard and the HTML page say the same)."""
+def ladder_note(ties: bool, unmeasured: list[dict] = ()) -> str:
+    """How to read a ladder's table (the CLI, the dashboard and the HTML page say the same);
+    `unmeasured`: `StudyFrame.unmeasured_within` the ladder's TTFT range."""
     note = "Each choice holds from its budget up to the next step's."
     if ties:
         note += (" 'ties with': the most accurate trial that budget admits, which the choice "
                  "matches within the proxy's uncertainty at less TTFT. A bigger budget between "
                  "two steps buys nothing the proxy can tell apart (--most-accurate: every step "
                  "of the front).")
+    if unmeasured:
+        note += (f" Steps above the study's TTFT budget leave out {len(unmeasured)} "
+                 "configuration(s) the sweep skipped as predicted over it (lower bounds from "
+                 f"{unmeasured[0]['lower_ms']:,.0f} ms), never measured.")
     return note
 
 

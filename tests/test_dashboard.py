@@ -806,6 +806,10 @@ def test_skipped_repeats_and_over_budget_samples_are_counted_apart(monkeypatch, 
     caption = at.caption[0].value
     assert not at.exception and "1 repeats skipped" in caption
     assert "2 skipped over budget" in caption
+    # never measured, so the ladder and the recommendation say what they leave out
+    captions = " ".join(c.value for c in at.caption)
+    assert "leave out 2 configuration(s) the sweep skipped as predicted over it" in captions
+    assert "Not measured" not in captions  # bounds of 9,000 ms: not within the 4,000 ms budget
 
 
 def test_webgl_pareto_keeps_every_trial_and_its_hover(monkeypatch, storage):

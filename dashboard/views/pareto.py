@@ -80,7 +80,8 @@ def _ladder(ctx: Context) -> None:
             return
         st.caption("The recommendation at every TTFT budget where it changes, under the other "
                    "budgets, as `fastvlm-explore recommend --ladder` lists it. ◀ marks the step "
-                   f"in force under the Max TTFT slider. {ladder_note(view.recommendation.ties)}")
+                   "in force under the Max TTFT slider. "
+                   + ladder_note(view.recommendation.ties, ctx.data.frame.unmeasured_within(None)))
         table(ladder_table(steps, ctx.family, view.budgets.max_ttft_ms), key="ladder_table")
 
 

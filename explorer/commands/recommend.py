@@ -126,12 +126,8 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
           f"({rule}; budgets: {budget_text(budgets, key)})")
     print(table(rows, ["budget from ms", "trial", "TTFT ms", proxy_label(key, steps[0].choice),
                        "vs the step before", "ties with", "configuration"], align="rrrrrll"))
-    note = f"A budget under {steps[0].from_ms:,.0f} ms fits nothing. {ladder_note(ties)}"
-    if unmeasured:
-        note += (f" Steps above the study's TTFT budget leave out {len(unmeasured)} "
-                 "configuration(s) the sweep skipped as predicted "
-                 f"over it (lower bounds from {unmeasured[0]['lower_ms']:,.0f} ms), never "
-                 "measured.")
+    note = (f"A budget under {steps[0].from_ms:,.0f} ms fits nothing. "
+            + ladder_note(ties, unmeasured))
     print(textwrap.fill(note, width=100, break_on_hyphens=False))
     return 0
 
