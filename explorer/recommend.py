@@ -41,6 +41,7 @@ class Recommendation:
     # skipped by the sweep as predicted over its (smaller) TTFT budget, but might fit this one
     unmeasured: list[dict] = field(default_factory=list)
     reason: str = ""
+    points: list[str] = field(default_factory=list)  # the reason's parts, for a bulleted list
     ties: bool = True  # proxy differences within the uncertainty tie (the fastest tied wins)
 
     def to_dict(self) -> dict:
@@ -97,7 +98,7 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
     rec = Recommendation(None, budgets, key, len(idx), ties=ties,
                          unmeasured=frame.unmeasured_within(budgets.max_ttft_ms))
     if not idx.size:
-        rec.reason = _nothing_fits(frame, budgets, key) + _unmeasured_note(rec)
+        _set_reason(rec, [_nothing_fits(frame, budgets, key)])
         return rec
     most = idx[proxy[idx] == proxy[idx].max()]
     # the fastest of equals (then the first): always on the front, so the ties it sets do not
@@ -123,8 +124,15 @@ def recommend(frame: StudyFrame, budgets: Budgets, ties: bool = True) -> Recomme
         close = close[ttft[close] < rec.next_better["ttft_ms"]]
     if close.size:  # what a slightly bigger budget buys: more proxy, but not beyond its noise
         rec.closer = rows[close[np.argmin(ttft[close])]]
-    rec.reason = _explain(rec, key, rec.most_accurate) + _unmeasured_note(rec)
+    _set_reason(rec, _explain(rec, key, rec.most_accurate))
     return rec
+
+
+def _set_reason(rec: Recommendation, points: list[str]) -> None:
+    """One sentence of `points` (then the unmeasured note); `points` keeps them apart."""
+    note = _unmeasured_note(rec)
+    rec.reason = "; ".join(points) + "." + (f" {note}" if note else "")
+    rec.points = points + ([note] if note else [])
 
 
 def _unmeasured_note(rec: Recommendation) -> str:
@@ -135,7 +143,7 @@ def _unmeasured_note(rec: Recommendation) -> str:
     bounds = (f"{u[0]['lower_ms']:,.0f} ms" if len(u) == 1 else
               f"{u[0]['lower_ms']:,.0f}-{u[-1]['lower_ms']:,.0f} ms")
     of = f" of {u[0]['max_ttft_ms']:,.0f} ms" if u[0]["max_ttft_ms"] else ""
-    return (f" Not measured: {len(u)} configuration(s) the sweep skipped as predicted over its "
+    return (f"Not measured: {len(u)} configuration(s) the sweep skipped as predicted over its "
             f"TTFT budget{of} have lower bounds within this one "
             f"({bounds}; first: trial {u[0]['number']}); sweep a study with this budget to "
             "measure them.")
@@ -199,7 +207,7 @@ def proxy_label(key: str, row: dict) -> str:
         return key.replace("_", " ")
 
 
-def _explain(rec: Recommendation, key: str, top: dict) -> str:
+def _explain(rec: Recommendation, key: str, top: dict) -> list[str]:
     c, f = rec.choice, rec.fastest
     value = lambda r: f"{r[key]:.3f} +- {r.get(f'{key}_unc') or 0:.3f}"  # noqa: E731
     if c is top or c[key] >= top[key]:
@@ -235,7 +243,7 @@ def _explain(rec: Recommendation, key: str, top: dict) -> str:
         lines.append(f"trial {x['number']} ({x['summary']}), beyond the budget, is "
                      f"{x[key] - c[key]:+.3f} proxy for {x['ttft_ms'] - c['ttft_ms']:+,.0f} ms: "
                      "within the proxy's uncertainty, so not counted as better")
-    return "; ".join(lines) + "."
+    return lines
 
 
 def _nothing_fits(frame: StudyFrame, budgets: Budgets, key: str) -> str:

@@ -287,3 +287,7 @@ def test_the_cli_names_configurations_the_sweep_never_measured(tmp_path, run_cli
     _, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json",
                         "--max-ttft-ms", "5000")
     assert "Not measured: 1 configuration(s)" in json.loads(out)["reason"]
+    rc, text, _ = run_cli("recommend", "--study", "s", "--storage", url, "--max-ttft-ms", "5000")
+    why = text.split("why:\n")[1].split("\nconfirm:")[0].splitlines()  # one bullet per point
+    assert rc == 0 and why[0].startswith("  - trial ") and max(map(len, why)) <= 100
+    assert any(line.startswith("  - Not measured: 1 configuration(s)") for line in why)

@@ -59,7 +59,7 @@ def run(args) -> int:
         print_json(rec.to_dict())
         return 0 if rec.choice else 1
     if rec.choice is None:
-        print(f"no recommendation: {rec.reason}")
+        _say(f"no recommendation: {rec.reason}")
         return 1
     c = rec.choice
     print(f"recommended: trial {c['number']}: {c['summary']}")
@@ -67,12 +67,14 @@ def run(args) -> int:
           f"{c['prefill_ms']:,.0f}); {proxy_label(rec.proxy_key, c)} "
           f"{c[rec.proxy_key]:.3f} +- {c.get(rec.proxy_key + '_unc') or 0:.3f}; memory "
           f"{c.get('memory_mb') or 0:,.0f} MB ({c.get('memory_source')})")
-    print(f"why: {rec.reason}")
+    print("why:")
+    for point in rec.points:
+        _say(point, first="  - ", rest="    ")
     if c.get("unstable"):
-        print(f"caution: its TTFT was timed on a busy machine (unstable; median CI "
-              f"{c.get('ttft_ci_low_ms') or 0:,.0f}-{c.get('ttft_ci_high_ms') or 0:,.0f} ms, "
-              f"n={c.get('n')}): `fastvlm-explore cache clear --unstable` and `measure` it again "
-              "before relying on it.")
+        _say(f"caution: its TTFT was timed on a busy machine (unstable; median CI "
+             f"{c.get('ttft_ci_low_ms') or 0:,.0f}-{c.get('ttft_ci_high_ms') or 0:,.0f} ms, "
+             f"n={c.get('n')}): `fastvlm-explore cache clear --unstable` and `measure` it again "
+             "before relying on it.")
     if c.get("confirmed_ttft_ms") is not None:
         over = budgets.max_ttft_ms is not None and c["confirmed_ttft_ms"] > budgets.max_ttft_ms
         ratio = c["confirmed_ttft_ms"] / c["ttft_ms"] - 1
@@ -81,15 +83,21 @@ def run(args) -> int:
               f"{c.get('confirmed_spread') or 0:.1%})"
               + (f", over the {budgets.max_ttft_ms:,.0f} ms budget there" if over else ""))
         if abs(ratio) > CONFIRM_GAP:
-            print(f"caution: the fresh processes and the sweep disagree by {ratio:+.0%}; the "
-                  "recommendation ranks the sweep's timing. Confirm the neighbours too "
-                  f"(fastvlm-explore confirm --study {frame.study_name}) before choosing.")
+            _say(f"caution: the fresh processes and the sweep disagree by {ratio:+.0%}; the "
+                 "recommendation ranks the sweep's timing. Confirm the neighbours too "
+                 f"(`fastvlm-explore confirm --study {frame.study_name}`) before choosing.")
     else:
         print(f"confirm: fastvlm-explore confirm --study {frame.study_name} --trials "
               f"{c['number']} (re-measures it in fresh processes)")
     print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
     return 0
+
+
+def _say(text: str, first: str = "", rest: str = "  ") -> None:
+    """`text` wrapped for a terminal (words and `commands` never split)."""
+    print(textwrap.fill(text, width=100, initial_indent=first, subsequent_indent=rest,
+                        break_on_hyphens=False, break_long_words=False))
 
 
 def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
