@@ -97,7 +97,7 @@ def _recommendation(ctx: Context) -> None:
     else:
         c = rec.choice
         st.success(f"**Recommended: trial {c['number']}** — {c['summary']}")
-        st.caption(rec.reason)
+        st.caption("\n".join(f"- {point}" for point in rec.points))  # as `recommend` prints
         if c.get("unstable"):
             st.warning(f"Its TTFT was timed on a busy machine (unstable, n={c.get('n')}): "
                        "run `fastvlm-explore cache clear --unstable` and measure it again "
