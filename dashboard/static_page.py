@@ -134,7 +134,8 @@ def _recommendation(view: FrontView) -> str:
         return f'<p class="warn">No recommendation: {html.escape(rec.reason)}</p>'
     c = rec.choice
     out = (f'<p class="rec"><b>Recommended: trial {c["number"]}</b> — '
-           f"{html.escape(str(c['summary']))}</p>\n<p class=\"note\">{html.escape(rec.reason)}</p>")
+           f"{html.escape(str(c['summary']))}</p>\n<ul class=\"note\">"
+           + "".join(f"<li>{html.escape(p)}</li>" for p in rec.points) + "</ul>")
     if c.get("unstable"):
         out += ('\n<p class="warn">Its TTFT was timed on a busy machine (unstable): run '
                 "<code>fastvlm-explore cache clear --unstable</code> and measure it again before "

@@ -8,6 +8,7 @@ the same budgets; tests/test_dashboard_browser.py opens it in Chromium.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 
@@ -79,6 +80,8 @@ def test_page_shows_what_the_cli_reports_under_the_same_budget(url, tmp_path, ru
     assert (f'<tr><td>{first["number"]}</td><td class="num">{ttft:,.1f}</td>'
             f'<td class="num">{proxy:.3f}</td>') in page
     assert f"<b>Recommended: trial {choice}</b>" in page
+    first_reason = html.escape(json.loads(rec)["reason"].split("; ")[0])
+    assert f'<ul class="note"><li>{first_reason}</li>' in page  # the CLI's bullets
     _, ladder, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json", "--ladder")
     steps = json.loads(ladder)["steps"]
     rows = ladder_rows(page)
