@@ -76,6 +76,32 @@ def count_by_state(storage, study_id: int) -> dict[str, int]:
         return {getattr(state, "name", str(state)): n for state, n in rows}
 
 
+def count_skips(storage, study_id: int) -> dict[str, int]:
+    """PRUNED trials that are the driver's skips (explorer/repeats.py's state names: repeats,
+    samples predicted over the TTFT budget), counted by their marking user attribute: one
+    grouped SQL count on RDB storages."""
+    from .repeats import OVER_BUDGET_ATTR, OVER_BUDGET_STATE, REPEAT_ATTR, REPEATS_STATE
+
+    names = {REPEAT_ATTR: REPEATS_STATE, OVER_BUDGET_ATTR: OVER_BUDGET_STATE}
+    backend = _rdb_storage(storage)
+    if backend is None:
+        from .repeats import state_name
+
+        counts = Counter(state_name(t) for t in storage.get_all_trials(
+            study_id, deepcopy=False, states=(TrialState.PRUNED,)))
+        return {name: counts[name] for name in names.values() if counts[name]}
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    trials, attrs = models.TrialModel.__table__, models.TrialUserAttributeModel.__table__
+    query = (sa.select(attrs.c.key, sa.func.count()).select_from(
+        attrs.join(trials, attrs.c.trial_id == trials.c.trial_id))
+        .where(trials.c.study_id == study_id, trials.c.state == TrialState.PRUNED,
+               attrs.c.key.in_(list(names))).group_by(attrs.c.key))
+    with backend.engine.connect() as conn:
+        return {names[key]: n for key, n in conn.execute(query)}
+
+
 def _rdb_backend(study):
     return _rdb_storage(study._storage)
 

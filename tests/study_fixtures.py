@@ -53,3 +53,31 @@ def write_tiny_study(folder: Path, name: str = "tiny", trials: int = 3, sampler:
                                       max_n=max_n, max_ttft_ms=max_ttft_ms,
                                       extra_space=extra_space, repeats=repeats))
     return path
+
+
+def check_skip_counts(url: str, name: str, capsys) -> None:
+    """`studies` tells the driver's skips (PRUNED trials marked by a user attribute: repeats,
+    predicted over budget) from other prunes, in its JSON and its table."""
+    import json
+
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from explorer.cli import main
+    from explorer.storage import open_storage
+
+    study = optuna.create_study(study_name=name, storage=open_storage(url))
+    marks = [{"repeat_of": 0}, {"predicted_over_budget": {"lower_ms": 9e3}},
+             {"predicted_over_budget": {"lower_ms": 8e3}}, {}]
+    for attrs in marks:
+        study.add_trial(create_trial(state=TrialState.PRUNED, user_attrs=attrs))
+    study.add_trial(create_trial(value=1.0, user_attrs={"repeat_of": 0}))  # complete: no skip
+    assert main(["studies", "--json", "--storage", url]) == 0
+    found = next(s for s in json.loads(capsys.readouterr().out)["studies"] if s["name"] == name)
+    assert found["trials"] == {"PRUNED": 4, "COMPLETE": 1}
+    assert found["skipped"] == {"REPEATS SKIPPED": 1, "SKIPPED OVER BUDGET": 2}
+    assert main(["studies", "--storage", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "repeats  over budget  pruned" in lines[0]
+    row = next(line for line in lines if line.startswith(name + " "))
+    assert row.split()[2:7] == ["1", "0", "1", "2", "1"]  # complete, failed, repeats, over, other

@@ -15,7 +15,7 @@ from explorer.storage import open_storage
 from explorer.study import open_study
 from fastvlm.runtime import setup_runtime
 from pg_server import postgres_server
-from study_fixtures import write_tiny_study
+from study_fixtures import check_skip_counts, write_tiny_study
 
 pytestmark = pytest.mark.postgres
 
@@ -89,3 +89,7 @@ def test_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path, pg_url):
     assert retries and retries[0].state.name == "COMPLETE"
     assert retries[0].params == killed.params
     assert before <= {n for n, t in by_number.items() if t.state.name == "COMPLETE"}
+
+
+def test_studies_counts_skips_with_postgresql_sql(pg_url, capsys):
+    check_skip_counts(pg_url, "skips", capsys)

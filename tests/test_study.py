@@ -56,6 +56,16 @@ def test_constraints_reach_the_sampler_without_deprecated_api(tmp_path):
             assert list(t.constraints.values()) == [pytest.approx(ours)]
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_studies_counts_the_drivers_skips_apart_from_other_prunes(tmp_path, capsys, kind):
+    """The SQL count (RDB storages) and the in-memory one (journal files) say the same;
+    test_postgres.py checks PostgreSQL's."""
+    from study_fixtures import check_skip_counts
+
+    check_skip_counts(f"sqlite:///{tmp_path / 's.db'}" if kind == "sqlite"
+                      else f"journal:///{tmp_path / 's.log'}", "skips", capsys)
+
+
 def test_studies_lists_each_study_with_device_counts_and_budgets(tmp_path, capsys):
     from explorer.cli import main
 

@@ -30,6 +30,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from explorer.repeats import OVER_BUDGET_STATE, REPEATS_STATE
     from explorer.storage import default_storage_url, open_storage, redact
 
     url = args.storage or default_storage_url()
@@ -43,15 +44,20 @@ def run(args) -> int:
     if not studies:
         print(f"no studies in {redact(url)} yet; `fastvlm-explore sweep STUDY.toml` makes one")
         return 0
-    rows = [[s["name"], s["device"] or "-", s["trials"].get("COMPLETE", 0),
-             s["trials"].get("FAIL", 0), s["trials"].get("PRUNED", 0),
-             s["trials"].get("RUNNING", 0) + s["trials"].get("WAITING", 0),
-             _budgets(s["constraints"]), "-" if s["proxy_tier"] is None else s["proxy_tier"],
-             s["description"]] for s in studies]
-    print(table(rows, ["study", "measured on", "complete", "failed", "pruned", "running",
-                       "budgets", "proxy tier", "description"], align="llrrrrlrl"))
-    print(f"storage: {redact(url)}; pruned = repeats and samples predicted over "
-          "the TTFT budget, not measured (and other prunes)")
+    rows = []
+    for s in studies:
+        n, skips = s["trials"], s["skipped"]
+        rows.append([s["name"], s["device"] or "-", n.get("COMPLETE", 0), n.get("FAIL", 0),
+                     skips.get(REPEATS_STATE, 0), skips.get(OVER_BUDGET_STATE, 0),
+                     n.get("PRUNED", 0) - sum(skips.values()),
+                     n.get("RUNNING", 0) + n.get("WAITING", 0), _budgets(s["constraints"]),
+                     "-" if s["proxy_tier"] is None else s["proxy_tier"], s["description"]])
+    print(table(rows, ["study", "measured on", "complete", "failed", "repeats", "over budget",
+                       "pruned", "running", "budgets", "proxy tier", "description"],
+                align="llrrrrrrlrl"))
+    print(f"storage: {redact(url)}; repeats: configurations proposed again, over budget: "
+          "samples predicted over the TTFT budget (neither measured nor counted); pruned: the "
+          "other PRUNED trials")
     return 0
 
 
@@ -93,13 +99,14 @@ def study_summary(storage, study) -> dict:
     """Name, device, trial counts per state, budgets and proxy tier of an Optuna FrozenStudy
     (`created_by_fastvlm_explore` False: another tool's study, shown with what Optuna has)."""
     from explorer.results import device_of
-    from explorer.trial_reader import count_by_state
+    from explorer.trial_reader import count_by_state, count_skips
 
     attrs = study.user_attrs
     spec = attrs.get("spec") or {}
     return {"name": study.study_name, "created_by_fastvlm_explore": "spec" in attrs,
             "device": device_of(attrs),
             "trials": count_by_state(storage, study._study_id),
+            "skipped": count_skips(storage, study._study_id),  # PRUNED trials among "trials"
             "metric_names": study.system_attrs.get("study:metric_names"),
             "directions": [d.name.lower() for d in study.directions],
             "constraints": {k: v for k, v in (attrs.get("constraints") or {}).items()
