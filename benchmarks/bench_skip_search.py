@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import io
 import json
@@ -45,10 +46,6 @@ from .common import md_table, save
 SAMPLERS = ("nsga2", "tpe")  # the default and the other model-based sampler
 
 
-def config_key(cfg) -> str:
-    return json.dumps(cfg.to_dict(), sort_keys=True)
-
-
 def budget_points(values: np.ndarray, budget: float) -> np.ndarray:
     """Losses (TTFT, -proxy) of the points within the budget."""
     ok = values[:, 0] <= budget
@@ -59,7 +56,7 @@ def replay_run(spec, by_config: dict, cache, trials: int) -> list[optuna.trial.F
     """The real driver on an in-memory storage, each measurement a look-up of the table."""
 
     def look_up(cfg, spec_, cache_, runtime, reference=None, proxy_report=None):
-        rec, values = by_config[config_key(cfg)]
+        rec, values = by_config[cfg.key()]
         rec = dataclasses.replace(rec, reference=reference)
         rec.constraints = constraint_values(spec_, rec)
         return rec, list(values)
@@ -81,7 +78,7 @@ def score(spec, trials, n: int, budget: float, hv_table: float, true_ttft: dict)
     pts = budget_points(values, budget)
     skipped = [t for t in trials if t.number <= last and OVER_BUDGET_ATTR in t.user_attrs]
     wrong = [t for t in skipped
-             if true_ttft[config_key(spec.space.config_from_params(t.params))] <= budget]
+             if true_ttft[spec.space.config_from_params(t.params).key()] <= budget]
     return {"hv_ratio": hypervolume_2d(pts, (budget, 0.0)) / hv_table if len(pts) else 0.0,
             "measured_over_budget": int((values[:, 0] > budget).sum()),
             "skipped": len(skipped), "wrongly_skipped": len(wrong)}
@@ -98,7 +95,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table = measure_table(base, cache)
     measure_s = time.perf_counter() - t0
-    by_config = {config_key(base.space.config_from_params(json.loads(k))): v
+    by_config = {base.space.config_from_params(json.loads(k)).key(): v
                  for k, v in table.items()}
     values = np.array([v for _, v in by_config.values()])
     true_ttft = {k: v[0] for k, (_, v) in by_config.items()}
@@ -111,7 +108,7 @@ def main() -> None:
         feasible = int((values[:, 0] <= budget).sum())
         for sampler in SAMPLERS:
             for skip in (False, True):
-                raw = json.loads(json.dumps(SPACE))
+                raw = copy.deepcopy(SPACE)
                 raw |= {"name": "replay", "constraints": {"max_ttft_ms": budget},
                         "run": {"skip_over_budget": skip}}
                 runs = []

@@ -52,9 +52,7 @@ class Recommendation:
                 "most_accurate": pick(self.most_accurate),
                 "next_better": pick(self.next_better),
                 "more_accurate_within_uncertainty": pick(self.closer),
-                "unmeasured_within_budget": [{"number": u["number"], "summary": u["summary"],
-                                              "lower_ms": u["lower_ms"]}
-                                             for u in self.unmeasured],
+                "unmeasured_within_budget": self.unmeasured,
                 "reason": self.reason,
                 "ties": self.ties}
 

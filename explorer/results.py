@@ -126,7 +126,8 @@ class StudyFrame:
     def unmeasured_within(self, max_ttft_ms: float | None) -> list[dict]:
         """Samples the sweep skipped as predicted over its TTFT budget (explorer/predict.py)
         whose TTFT lower bound is within `max_ttft_ms` (None: no limit): never measured, they
-        may fit a budget bigger than the study's. One per configuration, lowest bound first."""
+        may fit a budget bigger than the study's. One per configuration, lowest bound first:
+        {number, summary, lower_ms, max_ttft_ms (the sweep's budget)}."""
         return [s for s in self._skipped_over_budget
                 if max_ttft_ms is None or s["lower_ms"] <= max_ttft_ms]
 

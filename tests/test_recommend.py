@@ -279,7 +279,7 @@ def test_the_cli_names_configurations_the_sweep_never_measured(tmp_path, run_cli
                                  user_attrs={"predicted_over_budget": bound}))
     rc, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder", "--json")
     assert rc == 0 and json.loads(out)["unmeasured"] == [
-        {"number": 30, "summary": "cfg skipped", "lower_ms": 4500.0}]
+        {"number": 30, "summary": "cfg skipped", "lower_ms": 4500.0, "max_ttft_ms": 4000.0}]
     rc, text, _ = run_cli("recommend", "--study", "s", "--storage", url, "--ladder")
     assert "leave out 1 configuration(s) the sweep skipped" in " ".join(text.split())
     _, out, _ = run_cli("recommend", "--study", "s", "--storage", url, "--json")

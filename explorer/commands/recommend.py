@@ -111,8 +111,7 @@ def _print_ladder(frame, budgets, ties: bool, as_json: bool) -> int:
                     "budgets": budgets.__dict__,
                     "steps": [{"from_ttft_budget_ms": r.from_ms,
                                **trial_summary(r.choice, key)} for r in steps],
-                    "unmeasured": [{k: u[k] for k in ("number", "summary", "lower_ms")}
-                                   for u in unmeasured]})
+                    "unmeasured": unmeasured})
         return 0 if steps else 1
     if not steps:
         print(f"no recommendation at any TTFT budget: nothing in study {frame.study_name!r} "
