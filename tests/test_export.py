@@ -1,11 +1,16 @@
-"""write_export: all or nothing, and --force never empties a folder that is not an export."""
+"""write_export: all or nothing, and --force never empties a folder that is not an export;
+the export command tells whether transformers loads what it wrote."""
 
+import json
 import os
 import stat
 
+import numpy as np
+import optuna
 import pytest
 
 from explorer.export import write_export
+from tests.dashboard_fixtures import build_study, make_trial, reference_params
 
 FILES = {"fastvlm_explorer.json": "{}", "MODEL_CARD.md": "# card"}
 
@@ -72,3 +77,29 @@ def test_a_failed_write_leaves_the_previous_export(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", real)
     assert (tmp_path / "x" / "MODEL_CARD.md").read_text() == "# card"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+def test_export_json_says_whether_transformers_loads_it(tmp_path, run_cli):
+    """A pooled output grid has no FastVlmConfig: the export says so (text and --json)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    build_study(url, "demo", n=1)
+    pooled = reference_params() | {"output_pool": 2}
+    optuna.load_study(study_name="demo", storage=url).add_trial(
+        make_trial(1, np.random.default_rng(0), params=pooled))
+    r = run_cli("export", "--study", "demo", "--storage", url, "--trial", "1",
+                "--out", tmp_path / "pooled", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["transformers_config"] is None and "output_pool 2" in out[
+        "transformers_unsupported"]
+    assert out["files"] == sorted(p.name for p in (tmp_path / "pooled").iterdir())
+    assert "config.json" not in out["files"] and out["config"]["encoder"]["output_pool"] == 2
+    r = run_cli("export", "--study", "demo", "--storage", url, "--trial", "0",
+                "--out", tmp_path / "ref")
+    assert r.returncode == 0 and "no config.json" not in r.stdout
+    r = run_cli("export", "--study", "demo", "--storage", url, "--trial", "1",
+                "--out", tmp_path / "pooled2")
+    assert "no config.json: transformers' FastVlmConfig cannot express output_pool 2" in r.stdout
+    r = run_cli("export", "--study", "demo", "--storage", url, "--trial", "0",
+                "--out", tmp_path / "ref2", "--json")
+    assert json.loads(r.stdout)["transformers_config"] == "config.json"
