@@ -86,18 +86,27 @@ class StudySpec:
         return d
 
 
-def load_spec(path: str | Path) -> StudySpec:
+def load_spec(path: str | Path, name: str | None = None) -> StudySpec:
+    """The study file at `path`; `name` replaces its study name (`sweep --name`: the same space
+    as a study of its own, e.g. on a second device or after a software upgrade)."""
     path = Path(path)
     raw = _load_merged(path, seen=())
+    if name is not None:
+        _check_name(name, "--name")
+        raw["name"] = name
     return spec_from_dict(raw, source=str(path))
+
+
+def _check_name(name: str, where: str) -> None:
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise SpecError(f"{where}: {name!r} must be letters, digits, '-' or '_'")
 
 
 def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
     _check_keys(raw, "", source)
     where = lambda key: f"{source}: {key}"  # noqa: E731
     name = _typed(raw, "name", str, where, required=True)
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise SpecError(f"{where('name')}: {name!r} must be letters, digits, '-' or '_'")
+    _check_name(name, where("name"))
     space = _space(raw.get("space", {}), source)
     objectives = tuple(_typed(raw, "objectives", list, where) or
                        ["ttft_ms", "proxy_text_rich"])

@@ -141,7 +141,8 @@ def existing_study(spec: StudySpec, storage, runtime: RuntimeInfo,
         diff = sorted(k for k in set(stored) | set(spec.raw)
                       if spec_identity(stored).get(k) != spec.identity().get(k))
         raise SpecError(f"study {spec.name!r} exists with a different spec (differs in: "
-                        f"{', '.join(diff)}); rename the study, use the stored one, or delete it "
+                        f"{', '.join(diff)}); rename the study (`sweep FILE --name NEW`), use the "
+                        "stored one, or delete it "
                         f"(`fastvlm-explore studies --delete {spec.name}`)")
     check_device(study, runtime, allow_other_device)
     return study
@@ -155,8 +156,8 @@ def check_device(study: optuna.Study, runtime: RuntimeInfo, allow: bool) -> None
             f"({stored.get('device_name')}, {stored.get('threads')} threads, "
             f"{stored.get('versions')}); this worker is {runtime.device} "
             f"({runtime.device_name}, {runtime.threads} threads, {runtime.versions}). "
-            "Latencies from different devices must not mix: use another study name, or "
-            "--allow-other-device if you really mean it")
+            "Latencies from different devices must not mix: use another study name (`sweep "
+            "FILE --name NEW`), or --allow-other-device if you really mean it")
 
 
 def enqueue_references(study: optuna.Study, spec: StudySpec) -> None:

@@ -10,7 +10,7 @@ import pytest
 from explorer.errors import StudyError
 from explorer.spec import SpecError, load_spec
 from explorer.storage import default_storage_url, open_storage, redact
-from explorer.study import run_study
+from explorer.study import run_study, worker_spec
 from study_fixtures import write_tiny_study
 
 
@@ -250,9 +250,32 @@ def test_other_device_is_refused(tmp_path):
     study = optuna.load_study(study_name="tiny", storage=storage)
     fp = dict(study.user_attrs["fingerprint"], fingerprint="elsewhere", device="cuda")
     study.set_user_attr("fingerprint", fp)
-    with pytest.raises(StudyError, match="Latencies from different devices must not mix"):
+    with pytest.raises(StudyError, match=r"Latencies from different devices must not mix: use "
+                                         r"another study name \(`sweep FILE --name NEW`\)"):
         sweep(spec, trials=2)
     assert sweep(spec, trials=2, allow_other_device=True)["trials"]["COMPLETE"] == 2
+
+
+def test_name_stores_the_same_file_as_a_study_of_its_own(tmp_path, run_cli):
+    """`sweep FILE --name NEW`: the file's space under another name (a second device, a software
+    upgrade); a worker rebuilds it by that name. A bad name or several files: exit 2."""
+    path = write_tiny_study(tmp_path, trials=1)
+    assert sweep(load_spec(path))["trials"]["COMPLETE"] == 1
+    r = run_cli("sweep", path, "--name", "tiny-laptop", "--no-progress", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["study"] == "tiny-laptop"
+    storage = open_storage(default_storage_url())
+    assert sorted(s.study_name for s in optuna.get_all_study_summaries(storage)) == [
+        "tiny", "tiny-laptop"]
+    spec = worker_spec("tiny-laptop", storage)
+    assert spec.name == "tiny-laptop" and spec.space == load_spec(path).space
+    r = run_cli("worker", "--study", "tiny-laptop", "--trials", "2", "--no-progress", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["trials"]["COMPLETE"] == 2
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 1  # untouched
+    r = run_cli("sweep", path, "--name", "two words")
+    assert r.returncode == 2 and "--name: 'two words' must be letters, digits" in r.stderr
+    r = run_cli("sweep", path, path, "--name", "x")
+    assert r.returncode == 2 and "--name names one study; got 2 study files" in r.stderr
 
 
 def test_changed_spec_is_refused(tmp_path):

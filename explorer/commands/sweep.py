@@ -18,6 +18,7 @@ SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/paper.toml --trials 60 --timeout 7200
   fastvlm-explore sweep studies/mobile.toml --storage postgresql://me@db/fvlm
   fastvlm-explore sweep studies/quick.toml --dry-run       # validate and describe only
+  fastvlm-explore sweep studies/quick.toml --name quick-laptop   # the same space, its own study
   fastvlm-explore sweep studies/quick.toml studies/mobile.toml   # a batch, in this order
 
 Results go to the embedded SQLite file results/fastvlm-explorer.db unless --storage is given
@@ -42,6 +43,10 @@ def register(sub) -> None:
     p.add_argument("study_files", metavar="STUDY.toml", nargs="+",
                    help="study file(s); several run one after the other")
     _common(p)
+    p.add_argument("--name", metavar="STUDY",
+                   help="store the study under this name instead of the file's (one file only): "
+                        "the same space measured on another device or software is a study of "
+                        "its own")
     p.add_argument("--dry-run", action="store_true",
                    help="validate the study file(s), print the space and how much of it this "
                         "machine has already measured; touch no storage")
@@ -72,9 +77,11 @@ def _common(p) -> None:
 
 def run_sweep(args) -> int:
     from explorer.evaluate import never_fitting_llms
-    from explorer.spec import load_spec
+    from explorer.spec import SpecError, load_spec
 
-    specs = [load_spec(f) for f in args.study_files]  # all validation before any storage
+    if args.name is not None and len(args.study_files) > 1:
+        raise SpecError(f"--name names one study; got {len(args.study_files)} study files")
+    specs = [load_spec(f, args.name) for f in args.study_files]  # all checks before any storage
     _check_distinct(specs)
     for spec in specs:
         _check_runnable_here(spec)
