@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
                    f"{r['ttft_ms']:,.0f}" + (" u" if r["unstable"] else ""), _confirmed(r),
                    f"{r['proxy_text_rich']:.3f} ± {r['proxy_text_rich_unc']:.3f}"]
                   for r in front]
-    imp_ttft, imp_proxy = (i if isinstance(i, dict) else {}  # a str says why there are none
+    imp_ttft, imp_proxy = (i.values if not isinstance(i, str) else {}  # a str: why none
                            for i in importances(args.storage, STUDY))
     swept = {k for k, values in spec.space.grid().items() if len(values) > 1}
     imp_rows = [[k.replace("_", " "), f"{imp_ttft.get(k, 0):.2f}", f"{imp_proxy.get(k, 0):.2f}"]

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from explorer.records import TrialRecord
 
 from .data import StudyData
-from .details import param_label
+from .details import Importances, param_label
 
 STAGE_COLOURS = {"encoder": "#4c78a8", "projector": "#f58518", "prefill": "#54a24b"}
 
@@ -79,14 +79,14 @@ def history_figure(numbers: np.ndarray, hv: np.ndarray) -> go.Figure:
     return fig
 
 
-def importance_figure(imp: dict[str, float], title: str) -> go.Figure:
+def importance_figure(imp: Importances, title: str) -> go.Figure:
     """Horizontal bars, most important on top, parameters by their readable names."""
-    names = list(imp)[::-1]
-    fig = go.Figure(go.Bar(x=[imp[n] for n in names], y=[param_label(n) for n in names],
+    names = list(imp.values)[::-1]
+    fig = go.Figure(go.Bar(x=[imp.values[n] for n in names], y=[param_label(n) for n in names],
                            orientation="h", marker_color="#4c78a8",
                            hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=80 + 28 * len(names),
-                      xaxis_title="importance (share, PED-ANOVA)",
+                      xaxis_title=imp.axis_title,
                       margin=dict(l=140, r=20, t=50, b=40))
     return fig
 

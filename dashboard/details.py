@@ -106,13 +106,32 @@ def counts_table(rec: TrialRecord) -> list[dict]:
     return rows
 
 
+PED_ANOVA_MIN_TRIALS = 10  # below, its top 10% is one or two trials: too few to rank by
+ETA_MIN_TRIALS = 3
+
+
+@dataclass(frozen=True)
+class Importances:
+    """Parameter -> importance for one objective, most important first, and the method."""
+    method: str  # "PED-ANOVA" (shares summing to 1) or "eta-squared" (each parameter alone)
+    values: dict[str, float]
+
+    @property
+    def axis_title(self) -> str:
+        return ("importance (share, PED-ANOVA)" if self.method == "PED-ANOVA" else
+                "variance explained by the parameter alone (eta-squared)")
+
+
 def importances(url: str | None, study: str,
-                proxy: dict[int, float] | None = None) -> list[dict[str, float] | str]:
-    """Parameter importances for TTFT and for a proxy accuracy (PED-ANOVA: fast, no
-    scikit-learn), or for each the one-line reason there are none (too few complete trials,
-    evaluator error). `proxy` (trial number -> value) is the accuracy family the page shows,
-    so importances follow the family picked in the sidebar rather than always the study's own
-    objective; None takes the study's second objective.
+                proxy: dict[int, float] | None = None) -> list[Importances | str]:
+    """Parameter importances for TTFT and for a proxy accuracy, or for each the one-line reason
+    there are none (too few complete trials, evaluator error). From 10 complete trials:
+    PED-ANOVA (fast, no scikit-learn); below, where its top 10% would be a trial or two:
+    one-way ANOVA eta-squared, the share of the objective's variance (of log TTFT, for TTFT)
+    each parameter's value explains alone, which a small, fully evaluated space (quick.toml
+    has 8 configurations) answers exactly. `proxy` (trial number -> value) is the accuracy
+    family the page shows, so importances follow the family picked in the sidebar rather than
+    always the study's own objective; None takes the study's second objective.
 
     The complete trials are read once, with SQL (`read_frozen_trials`), for both: reading them
     through Optuna took 6.2 s for 10,000 trials. The evaluator reads them from a `TrialsView`,
@@ -138,20 +157,46 @@ def importances(url: str | None, study: str,
     usable = [done, done if proxy is None else [
         t for t in done if math.isfinite(proxy.get(t.number, math.nan))]]
     out = []
-    for target, trials in zip(targets, usable):
-        if len(trials) < 10:
-            out.append("parameter importances need at least 10 complete trials "
-                       f"({len(trials)} so far)")
+    for k, (target, trials) in enumerate(zip(targets, usable)):
+        if len(trials) < PED_ANOVA_MIN_TRIALS:
+            log = k == 0  # TTFT spans decades: its ratios, not its milliseconds
+            out.append(variance_explained(trials, lambda t: math.log(target(t)) if log
+                                          else target(t)))
             continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out.append(get_param_importances(
+                out.append(Importances("PED-ANOVA", get_param_importances(
                     TrialsView(trials, s.directions), evaluator=PedAnovaImportanceEvaluator(),
-                    target=target))
+                    target=target)))
         except Exception as e:
             out.append(f"importance evaluation failed: {_first_line(e)}")
     return out
+
+
+def variance_explained(trials: list, target) -> Importances | str:
+    """One-way ANOVA eta-squared of each parameter taking two or more values: between-group
+    over total sum of squares of `target`, grouped by the parameter's value. Each parameter
+    alone; in a full grid they add up to at most 1 (interactions take the rest)."""
+    import numpy as np
+
+    if len(trials) < ETA_MIN_TRIALS:
+        return (f"parameter importances need at least {ETA_MIN_TRIALS} complete trials "
+                f"({len(trials)} so far)")
+    y = np.array([target(t) for t in trials], dtype=float)
+    total = float(((y - y.mean()) ** 2).sum())
+    if total <= 1e-12 * max(1.0, float(np.abs(y).max())) ** 2:
+        return "the objective is the same in every complete trial: nothing to attribute"
+    shared = set.intersection(*(set(t.params) for t in trials))
+    values = {}
+    for name in sorted(shared):
+        keys = [repr(t.params[name]) for t in trials]
+        groups = {key: y[[i for i, k in enumerate(keys) if k == key]] for key in set(keys)}
+        if len(groups) > 1:
+            values[name] = sum(len(g) * (g.mean() - y.mean()) ** 2 for g in groups.values()) / total
+    if not values:
+        return "every parameter has one value in the complete trials: nothing to attribute"
+    return Importances("eta-squared", dict(sorted(values.items(), key=lambda kv: -kv[1])))
 
 
 class TrialsView(optuna.Study):

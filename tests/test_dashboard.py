@@ -13,6 +13,7 @@ import sys
 import warnings
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
@@ -502,8 +503,9 @@ def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch)
     ttft, proxy = details.importances(storage, "alpha")
     assert len(loads) == 1  # the slow part, once for both objectives
     for imp in (ttft, proxy):
-        assert set(imp) and all(v >= 0 for v in imp.values())
-        assert sum(imp.values()) == pytest.approx(1.0)
+        assert imp.method == "PED-ANOVA" and set(imp.values)
+        assert all(v >= 0 for v in imp.values.values())
+        assert sum(imp.values.values()) == pytest.approx(1.0)
     # the importances of the proxy picked are those of a study whose trials carry that proxy
     # as their objective (trials that lack it left out); the evaluator reads the trials in
     # place, nothing copied. (A copy renumbers the trials: a proxy looked up by trial number
@@ -532,14 +534,54 @@ def test_importances_per_objective_from_one_read(storage, tmp_path, monkeypatch)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sign = 1 if imp is found[0] else -1  # the proxy is maximised
-            assert imp == pytest.approx(get_param_importances(
+            assert imp.values == pytest.approx(get_param_importances(
                 reference, evaluator=PedAnovaImportanceEvaluator(),
                 target=lambda t: sign * t.value))
     few = f"sqlite:///{tmp_path / 'few.db'}"
-    build_study(few, "few", n=6, seed=1)
-    assert all("at least 10 complete trials" in m for m in details.importances(few, "few"))
+    build_study(few, "few", n=2, seed=1, failed=0)
+    assert all("at least 3 complete trials (2 so far)" in m for m in details.importances(few,
+                                                                                          "few"))
     with pytest.raises(dd.DashboardError, match="few"):
         details.importances(few, "nope")
+
+
+def test_a_small_study_gets_eta_squared_computed_by_hand(tmp_path, monkeypatch):
+    """Under 10 complete trials (quick.toml's whole space is 8): each parameter's one-way
+    eta-squared, checked against a hand count on a 2 x 2 grid where only resolution moves
+    TTFT and only width moves the proxy."""
+    from dashboard import details
+
+    trials = [SimpleNamespace(params={"resolution": r, "width": w, "llm": "a"},
+                              values=[100.0 * (4 if r == 1024 else 1), 0.5 + 0.1 * (w == 96)])
+              for r in (512, 1024) for w in (48, 96)]
+    ttft = details.variance_explained(trials, lambda t: np.log(t.values[0]))
+    assert ttft.method == "eta-squared" and ttft.values == pytest.approx(
+        {"resolution": 1.0, "width": 0.0})  # 'llm' has one value: not a parameter here
+    # an uneven design: proxy 0.5, 0.6, 0.7 at widths 48, 48, 96 -> between SS / total SS
+    y = np.array([0.5, 0.6, 0.7])
+    uneven = [SimpleNamespace(params={"width": w}, values=[1.0, v])
+              for w, v in zip((48, 48, 96), y)]
+    between = 2 * (0.55 - y.mean()) ** 2 + (0.7 - y.mean()) ** 2
+    assert details.variance_explained(uneven, lambda t: t.values[1]).values["width"] == \
+        pytest.approx(between / ((y - y.mean()) ** 2).sum())
+    flat = [SimpleNamespace(params={"width": w}, values=[1.0]) for w in (1, 2, 3)]
+    assert "the same in every complete trial" in details.variance_explained(
+        flat, lambda t: t.values[0])
+    # from a real study file: TTFT in log, the proxy as it is; the page says which method
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    build_study(url, "small", n=8, seed=2, failed=0)
+    ttft, proxy = details.importances(url, "small")
+    assert ttft.method == proxy.method == "eta-squared"
+    assert all(0 <= v <= 1 for imp in (ttft, proxy) for v in imp.values.values())
+    assert list(ttft.values.values()) == sorted(ttft.values.values(), reverse=True)
+    assert "eta-squared" in ttft.axis_title
+    at = app(monkeypatch, url, "small")
+    at.sidebar.radio(key="page").set_value("Search").run()
+    assert not at.exception and not at.error
+    axes = [json.loads(c.proto.spec)["layout"].get("xaxis", {}).get("title", {}).get("text")
+            for c in at.get("plotly_chart")]
+    assert axes.count(ttft.axis_title) == 2
+    assert any("Fewer than 10 complete trials: eta-squared" in c.value for c in at.caption)
 
 
 def test_compare_page_tells_studies_apart_and_gives_ratios(monkeypatch, storage):

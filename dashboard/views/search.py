@@ -11,6 +11,14 @@ from ..data import accuracy_label, hypervolume_over_trials
 from ..sidebar import Context
 
 CONFIG = {"displaylogo": False}
+METHOD_NOTES = {
+    "PED-ANOVA": "PED-ANOVA: how much each parameter's value decides whether a trial is in the "
+                 "best 10% (shares of 1).",
+    "eta-squared": "Fewer than 10 complete trials: eta-squared, the share of the objective's "
+                   "variance (of log TTFT, for TTFT) each parameter's value explains on its "
+                   "own; exact for a fully evaluated space, and PED-ANOVA takes over from 10 "
+                   "trials.",
+}
 
 
 def render(ctx: Context) -> None:
@@ -22,7 +30,7 @@ def render(ctx: Context) -> None:
     ref = ctx.view.reference
     st.caption(f"Feasible hypervolume under the sidebar's budgets, reference point "
                f"({ref[0]:,.0f} ms, proxy {-ref[1]:.3f}).")
-    st.subheader("Parameter importances (PED-ANOVA)")
+    st.subheader("Parameter importances")
     objectives = ["TTFT", accuracy_label(d, ctx.family, short=True)]
     cols = st.columns(2)
     found = cache.importances(ctx.url, d.name, ctx.n_trials, ctx.family)
@@ -35,8 +43,10 @@ def render(ctx: Context) -> None:
             else:
                 st.plotly_chart(importance_figure(imp, f"for {name}"), key=f"importance_{i}",
                                 config=CONFIG)
+    methods = {imp.method for imp in found if not isinstance(imp, str)}
     st.caption("Which parameters decide each objective: TTFT, and the accuracy family picked "
-               "in the sidebar (switch it there for the other one).")
+               "in the sidebar (switch it there for the other one). "
+               + " ".join(METHOD_NOTES[m] for m in sorted(methods)))
     st.subheader("TTFT vs resolution per LLM")
     st.plotly_chart(resolution_figure(d), key="resolution", config=CONFIG)
     st.caption("Each bar is one real configuration: the fastest complete trial at that "
