@@ -174,6 +174,8 @@ def spec_from_dict(raw: dict, source: str = "study") -> StudySpec:
 
 
 def _load_merged(path: Path, seen: tuple) -> dict:
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder; give a study file (e.g. studies/quick.toml)")
     if not path.is_file():
         raise SpecError(f"{path}: study file not found")
     if path.resolve() in seen:
@@ -182,6 +184,10 @@ def _load_merged(path: Path, seen: tuple) -> dict:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: TOML syntax error: {e}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a text file; a study file is TOML") from None
+    except OSError as e:  # unreadable: permissions, a broken mount
+        raise SpecError(f"{path}: cannot read: {e.strerror or e}") from None
     include = data.pop("include", None)
     if include is None:
         return data

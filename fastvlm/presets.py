@@ -175,7 +175,11 @@ def load_config_file(path: str | Path) -> VlmConfig:
         text = path.read_text()
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: cannot parse: {e}") from None
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        hint = "" if path.suffix in (".toml", ".json") else " (a .toml file is read as TOML)"
+        raise ConfigError(f"{path}: cannot parse as {kind}{hint}: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; give a TOML or JSON configuration") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table/object at the top level")
     if data.get("model_type") == "fast_vlm":  # transformers' FastVlmConfig

@@ -82,8 +82,17 @@ def test_precedence_cli_over_file_over_preset(tmp_path):
 def test_config_file_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("resolution = [\n")
-    with pytest.raises(ConfigError, match="cannot parse"):
+    with pytest.raises(ConfigError, match="bad.toml: cannot parse as TOML: "):
         load_config_file(bad)
+    other = tmp_path / "config.cfg"  # neither suffix: read as JSON, and the error says so
+    other.write_text("resolution = 512\n")
+    with pytest.raises(ConfigError, match=r"cannot parse as JSON \(a .toml file is read as "
+                                          r"TOML\)"):
+        load_config_file(other)
+    binary = tmp_path / "weights.json"
+    binary.write_bytes(b"\x80\xff\x00")
+    with pytest.raises(ConfigError, match="weights.json: not a text file"):
+        load_config_file(binary)
     unknown = tmp_path / "u.json"
     unknown.write_text(json.dumps({"resolutoin": 512}))
     with pytest.raises(ConfigError, match="unknown key 'resolutoin'; valid: preset"):

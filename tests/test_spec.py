@@ -71,6 +71,15 @@ def test_bad_study_files(tmp_path, text, fragment):
     assert fragment in str(err.value) and str(f) in str(err.value)
 
 
+def test_a_folder_or_binary_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SpecError, match=r"is a folder; give a study file \(e.g. studies/"):
+        load_spec(tmp_path)
+    binary = tmp_path / "weights.toml"
+    binary.write_bytes(b"\x80\xff\x00name")
+    with pytest.raises(SpecError, match="weights.toml: not a text file; a study file is TOML"):
+        load_spec(binary)
+
+
 def test_a_device_this_machine_lacks_is_refused_before_any_storage(tmp_path, run_cli):
     absent = "cuda" if sys.platform == "darwin" else "mps"
     f = tmp_path / "gpu.toml"
