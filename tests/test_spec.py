@@ -1,5 +1,6 @@
 """Study files: accepted shipped studies; bad files rejected with file, key and reason."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -106,6 +107,11 @@ def test_dry_run_shows_what_each_width_multiplier_builds(run_cli):
     # 96 x 0.75 = 72 is snapped to a multiple of 16: the user is told it is x0.83
     assert "0.75 -> widths 80-160-320-640-1280 (x0.83 after snapping)" in r.stdout
     assert "0.5 -> widths 48-96-192-384-768\n" in r.stdout
+    # 60 trials of a population of 16 in 3,024 points: under 4 generations, and it says so
+    assert "NSGA-II with population 16: 60 trials are 3.8 generations" in " ".join(
+        r.stdout.split())
+    r = run_cli("sweep", ROOT / "studies" / "quick.toml", "--dry-run", "--json")
+    assert json.loads(r.stdout)["sampler_note"] is None  # 10 trials cover its 8 points
 
 
 def test_llms_whose_weights_exceed_the_memory_budget_are_named_before_a_sweep(tmp_path, run_cli):

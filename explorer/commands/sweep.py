@@ -208,6 +208,7 @@ def _describe(spec, args, notes: list[str]) -> dict:
             "space": grid, "space_size": spec.space.size(), "references": spec.references,
             "skip_over_budget": spec.skip_over_budget and spec.max_ttft_ms is not None}
     info["notes"] = notes
+    info["sampler_note"] = sampler_note(spec)
     info["cache"] = coverage = cache_coverage(spec)
     if spec.space.width_multiplier is not None:
         info["width_multiplier_widths"] = {f"{m:g}": list(w) for m, w in
@@ -226,6 +227,9 @@ def _describe(spec, args, notes: list[str]) -> dict:
                 print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
     print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
+    if info["sampler_note"]:
+        print(textwrap.fill(info["sampler_note"], width=100, initial_indent="  ",
+                            subsequent_indent="  "))
     if info["skip_over_budget"]:
         from explorer.predict import MIN_TIMED
 
@@ -238,3 +242,15 @@ def _describe(spec, args, notes: list[str]) -> dict:
                         initial_indent="  ", subsequent_indent="  "))
     _print_notes(notes)
     return info
+
+
+def sampler_note(spec) -> str | None:
+    """NSGA-II given too few trials to evolve in a space it cannot cover: say so, with what the
+    replayed search benchmark measured (README, "Which sampler")."""
+    generations = spec.trials / spec.population_size
+    if spec.sampler != "nsga2" or generations >= 5 or spec.space.size() <= spec.trials:
+        return None
+    return (f"NSGA-II with population {spec.population_size}: {spec.trials} trials are "
+            f"{generations:.1f} generations, the first one random. On the replayed search "
+            "benchmark, TPE and GP found the front sooner at a few dozen trials "
+            "(`[sampler] name = \"tpe\"`; README, 'Which sampler')")
