@@ -27,6 +27,8 @@ from explorer.results import (Budgets, StudyFrame, attach_confirmations, device_
 from explorer.trial_reader import count_trials
 
 FAMILIES = {"text_rich": "text-rich", "general": "general"}
+SAMPLER_NAMES = {"nsga2": "NSGA-II", "tpe": "TPE", "gp": "GP", "random": "random sampling",
+                 "grid": "grid search"}
 NUMERIC = ("number", "n", "ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "memory_mb",
            "proxy_text_rich", "proxy_text_rich_unc", "proxy_general", "proxy_general_unc",
            "resolution", "visual_tokens", "attention_stages", "output_pool", "params_total")
@@ -76,6 +78,21 @@ class StudyData:
 
     def description(self) -> str:
         return (self.frame.attrs.get("spec") or {}).get("description", "")
+
+    def search_setup(self) -> str:
+        """How the study searched, from its stored spec: 'NSGA-II (population 8, seed 0)'."""
+        spec = self.frame.attrs.get("spec") or {}
+        name = spec.get("sampler")
+        if not name:
+            return ""
+        label = SAMPLER_NAMES.get(name, name)
+        detail = ([f"population {spec['population_size']}"] if name == "nsga2" and
+                  spec.get("population_size") else
+                  [f"{spec['n_startup_trials']} random startup trials"]
+                  if name in ("tpe", "gp") and spec.get("n_startup_trials") else [])
+        if spec.get("seed") is not None:
+            detail.append(f"seed {spec['seed']}")
+        return label + (f" ({', '.join(detail)})" if detail else "")
 
 
 def _storage(url: str | None):

@@ -570,6 +570,12 @@ def test_a_small_study_gets_eta_squared_computed_by_hand(tmp_path, monkeypatch):
     # from a real study file: TTFT in log, the proxy as it is; the page says which method
     url = f"sqlite:///{tmp_path / 's.db'}"
     build_study(url, "small", n=8, seed=2, failed=0)
+    study = optuna.load_study(study_name="small", storage=url)
+    assert dd.load_study_data(url, "small").search_setup() == ""  # no sampler stored: silent
+    spec = dict(study.user_attrs["spec"], sampler="nsga2", population_size=16, seed=0)
+    study.set_user_attr("spec", spec)
+    assert dd.load_study_data(url, "small").search_setup() == "NSGA-II (population 16, seed 0)"
+    study.set_user_attr("spec", dict(spec, sampler="tpe", n_startup_trials=8, seed=3))
     ttft, proxy = details.importances(url, "small")
     assert ttft.method == proxy.method == "eta-squared"
     assert all(0 <= v <= 1 for imp in (ttft, proxy) for v in imp.values.values())
@@ -582,6 +588,8 @@ def test_a_small_study_gets_eta_squared_computed_by_hand(tmp_path, monkeypatch):
             for c in at.get("plotly_chart")]
     assert axes.count(ttft.axis_title) == 2
     assert any("Fewer than 10 complete trials: eta-squared" in c.value for c in at.caption)
+    assert any("Searched with TPE (8 random startup trials, seed 3)." in c.value
+               for c in at.caption)
 
 
 def test_compare_page_tells_studies_apart_and_gives_ratios(monkeypatch, storage):

@@ -28,8 +28,10 @@ def render(ctx: Context) -> None:
     numbers, hv = hypervolume_over_trials(d, ctx.family, ctx.budgets)
     st.plotly_chart(history_figure(numbers, hv), key="history", config=CONFIG)
     ref = ctx.view.reference
+    setup = d.search_setup()
     st.caption(f"Feasible hypervolume under the sidebar's budgets, reference point "
-               f"({ref[0]:,.0f} ms, proxy {-ref[1]:.3f}).")
+               f"({ref[0]:,.0f} ms, proxy {-ref[1]:.3f})."
+               + (f" Searched with {setup}." if setup else ""))
     st.subheader("Parameter importances")
     objectives = ["TTFT", accuracy_label(d, ctx.family, short=True)]
     cols = st.columns(2)
