@@ -256,6 +256,16 @@ def test_other_device_is_refused(tmp_path):
     assert sweep(spec, trials=2, allow_other_device=True)["trials"]["COMPLETE"] == 2
 
 
+def test_sweep_notes_an_nsga2_study_too_short_to_evolve(tmp_path, run_cli):
+    path = write_tiny_study(tmp_path, trials=1, sampler="nsga2")  # 4 points, population 4
+    r = run_cli("sweep", path, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "note: NSGA-II with population 4: 1 trial is 0.2 generations" in r.stderr
+    quiet = write_tiny_study(tmp_path, name="covered", trials=4, sampler="nsga2")
+    r = run_cli("sweep", quiet, "--dry-run")  # 4 trials cover its 4 points: nothing to say
+    assert r.returncode == 0 and "NSGA-II" not in r.stdout + r.stderr
+
+
 def test_name_stores_the_same_file_as_a_study_of_its_own(tmp_path, run_cli):
     """`sweep FILE --name NEW`: the file's space under another name (a second device, a software
     upgrade); a worker rebuilds it by that name. A bad name or several files: exit 2."""

@@ -102,7 +102,7 @@ def run_sweep(args) -> int:
         if len(specs) > 1:
             print(f"batch {k + 1}/{len(specs)}: study {spec.name} ({spec.source})",
                   file=sys.stderr)
-        _print_notes(never_fitting_llms(spec))
+        _print_notes(never_fitting_llms(spec) + [n for n in [sampler_note(spec)] if n])
         summaries.append(_run(spec, args, worker=False, report=not batch_json))
         if summaries[-1].get("interrupted"):
             left = [s.name for s in specs[k + 1:]]
@@ -250,7 +250,8 @@ def sampler_note(spec) -> str | None:
     generations = spec.trials / spec.population_size
     if spec.sampler != "nsga2" or generations >= 5 or spec.space.size() <= spec.trials:
         return None
-    return (f"NSGA-II with population {spec.population_size}: {spec.trials} trials are "
+    trials = f"{spec.trials} trials are" if spec.trials != 1 else "1 trial is"
+    return (f"NSGA-II with population {spec.population_size}: {trials} "
             f"{generations:.1f} generations, the first one random. On the replayed search "
             "benchmark, TPE and GP found the front sooner at a few dozen trials "
             "(`[sampler] name = \"tpe\"`; README, 'Which sampler')")
