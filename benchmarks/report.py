@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["ttft", "ttft_shared_host", "extrapolation", "hygiene", "cost7b", "published", "paper",
-         "mobile", "pareto", "sweep", "confirm", "search", "skip", "skip_search", "proxy",
+ORDER = ["ttft", "ttft_shared_host", "extrapolation", "hygiene", "cost7b", "memory", "published",
+         "paper", "mobile", "pareto", "sweep", "confirm", "search", "skip", "skip_search", "proxy",
          "readers", "dashboard", "dashboard_ab"]
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 

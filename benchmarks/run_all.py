@@ -20,7 +20,7 @@ from . import report
 HERE = Path(__file__).resolve().parent
 # Cheap and load-insensitive first; the 7B cost run last of the measurement group.
 ORDER = ["pareto", "ttft", "extrapolation", "hygiene", "sweep", "search", "proxy_reading",
-         "dashboard", "cost7b", "published", "paper", "mobile"]
+         "dashboard", "memory", "cost7b", "published", "paper", "mobile"]
 
 
 def available() -> list[str]:

@@ -150,7 +150,9 @@ def build_vlm(cfg: VlmConfig, parts: tuple[str, ...] = ("encoder", "projector", 
     use_hf = hf_representable(cfg) and set(parts) == {"encoder", "projector", "prefill"}
     if use_hf:
         with torch.device("meta"):
-            hf = FastVlmForConditionalGeneration(hf_config(cfg, llm_layers))
+            # in the target dtype before any weight exists: a float32 copy first would double
+            # a bfloat16 model's build peak (2.4 instead of 1.2 GB for FastVLM-0.5B)
+            hf = FastVlmForConditionalGeneration(hf_config(cfg, llm_layers)).to(dtype)
         inner = hf.model
         inner.vision_tower = inner.vision_tower.__class__(inner.vision_tower.config)  # real init
         _materialize(inner.multi_modal_projector, seed)

@@ -2,6 +2,8 @@
 
 import json
 
+import sys
+
 import pytest
 
 from fastvlm import preset
@@ -121,6 +123,34 @@ def test_measured_memory_in_child_process(tiny, fast_settings):
 
     r = measure_ttft(tiny, dataclasses.replace(fast_settings, memory="measured"), None)
     assert r.peak_memory_source.startswith("measured") and r.peak_memory_mb > 0
+    if sys.platform == "linux":  # the call's own peak, not the build's
+        assert "during the call" in r.peak_memory_source
+
+
+def test_the_peak_rss_mark_resets_so_a_build_transient_does_not_count():
+    """What the memory child relies on (Linux): after a reset, the high-water mark is today's
+    RSS, not the peak of memory already freed; elsewhere the reset says it cannot."""
+    import mmap
+
+    from fastvlm import memory
+
+    if sys.platform != "linux":
+        assert memory._reset_peak_rss() is False
+        return
+
+    def touched(mb: int) -> mmap.mmap:  # fresh pages, written (malloc may reuse freed ones)
+        m = mmap.mmap(-1, mb * 2**20)
+        m.write(b"x" * len(m))
+        return m
+
+    touched(50).close()  # a transient: 50 MB resident, then unmapped
+    before = memory._hwm_mb()
+    assert memory._reset_peak_rss()
+    after = memory._hwm_mb()
+    assert before - after > 40  # the freed 50 MB no longer count
+    kept = touched(30)
+    assert memory._hwm_mb() - after > 25  # and new pages raise the mark again
+    kept.close()
 
 
 def test_memory_child_killed_is_a_clear_error_not_a_hang(tiny):
