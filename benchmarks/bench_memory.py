@@ -23,6 +23,11 @@ from fastvlm.presets import preset
 
 from .common import md_table, save
 
+
+def mb(nbytes: int) -> float:
+    return nbytes / 2**20
+
+
 # (label, preset, overrides): resolution and tokens, encoder width and pooling, LLM size, dtype
 CONFIGS = [
     ("fastvlm-0.5b @256", "fastvlm-0.5b", {"resolution": 256}),
@@ -52,7 +57,6 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         predicted = counts.predicted_peak_mb
         error = predicted / measured["peak_mb"] - 1
-        mb = lambda b: b / 2**20  # noqa: E731
         out.append({"label": label, "config": cfg.summary(), "predicted_mb": predicted,
                     "weights_mb": mb(counts.weight_bytes), "kv_cache_mb": mb(counts.kv_cache_bytes),
                     "activations_mb": mb(counts.activation_bytes),
@@ -71,9 +75,8 @@ def main() -> None:
     md = ("### Predicted peak memory vs measured (CPU)\n\n"
           f"{len(out)} configurations, each built in a fresh process that runs one TTFT call "
           "(`measure --memory measured`: peak RSS during the call less the RSS after imports) "
-          "against the "
-          "analytic prediction sweeps use by default (weights + KV cache + the largest set of "
-          "live activations). Error = predicted / measured - 1: "
+          "against the analytic prediction sweeps use by default (weights + KV cache + the "
+          "largest set of live activations). Error = predicted / measured - 1: "
           f"mean |error| {summary['mean_abs_error']:.1%}, from {summary['min_error']:+.1%} to "
           f"{summary['max_error']:+.1%} (worst: {worst['label']}); negative means the "
           "prediction is low, so a memory budget set near it can be exceeded.\n\n"

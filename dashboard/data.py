@@ -85,13 +85,14 @@ class StudyData:
         name = spec.get("sampler")
         if not name:
             return ""
-        label = SAMPLER_NAMES.get(name, name)
-        detail = ([f"population {spec['population_size']}"] if name == "nsga2" and
-                  spec.get("population_size") else
-                  [f"{spec['n_startup_trials']} random startup trials"]
-                  if name in ("tpe", "gp") and spec.get("n_startup_trials") else [])
+        detail = []
+        if name == "nsga2" and spec.get("population_size"):
+            detail.append(f"population {spec['population_size']}")
+        elif name in ("tpe", "gp") and spec.get("n_startup_trials"):
+            detail.append(f"{spec['n_startup_trials']} random startup trials")
         if spec.get("seed") is not None:
             detail.append(f"seed {spec['seed']}")
+        label = SAMPLER_NAMES.get(name, name)
         return label + (f" ({', '.join(detail)})" if detail else "")
 
 

@@ -190,10 +190,10 @@ def variance_explained(trials: list, target) -> Importances | str:
     shared = set.intersection(*(set(t.params) for t in trials))
     values = {}
     for name in sorted(shared):
-        keys = [repr(t.params[name]) for t in trials]
-        groups = {key: y[[i for i, k in enumerate(keys) if k == key]] for key in set(keys)}
+        keys = np.array([repr(t.params[name]) for t in trials])
+        groups = [y[keys == key] for key in np.unique(keys)]
         if len(groups) > 1:
-            values[name] = sum(len(g) * (g.mean() - y.mean()) ** 2 for g in groups.values()) / total
+            values[name] = sum(len(g) * (g.mean() - y.mean()) ** 2 for g in groups) / total
     if not values:
         return "every parameter has one value in the complete trials: nothing to attribute"
     return Importances("eta-squared", dict(sorted(values.items(), key=lambda kv: -kv[1])))
