@@ -113,6 +113,7 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
     if journal:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+        _check_journal(path)
         return JournalStorage(JournalFileBackend(str(path)))
     kwargs = {}
     if heartbeat_s and not is_sqlite(url):
@@ -125,6 +126,29 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
         raise StudyError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse a file that is not an Optuna journal (an application's log, say): Optuna reads
+    one that has a single line as empty, and a sweep would then append to it."""
+    import json
+
+    try:
+        with path.open("rb") as f:
+            first = f.readline(1 << 20)
+    except FileNotFoundError:
+        return  # a new journal
+    except OSError as e:
+        raise StudyError(f"cannot read journal file {path}: {e.strerror or e}") from None
+    if not first:
+        return
+    try:
+        entry = json.loads(first)
+    except ValueError:
+        entry = None
+    if not (isinstance(entry, dict) and "op_code" in entry):
+        raise StudyError(f"{path} is not an Optuna journal file (its first line is not a journal "
+                         "entry); name a new .log file or one that a sweep wrote")
 
 
 def _stale_trial_retry(max_retry: int) -> dict:

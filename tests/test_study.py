@@ -401,6 +401,21 @@ def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url, run_cli
     assert list(tmp_path.iterdir()) == []  # reading never creates a storage
 
 
+@pytest.mark.parametrize("text", ["one line of an application's log\n",
+                                  "started\nrunning\nstopped\n"])
+def test_a_log_file_that_is_no_journal_is_refused_and_left_alone(tmp_path, text, run_cli):
+    """Optuna reads a one-line non-journal file as an empty journal (its last line may be
+    half-written); a sweep would append to someone's log. Both commands refuse it."""
+    log = tmp_path / "app.log"
+    log.write_text(text)
+    study = write_tiny_study(tmp_path, trials=1)
+    for args in (("studies", "--storage", log), ("sweep", study, "--storage", log)):
+        r = run_cli(*args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert f"{log} is not an Optuna journal file" in r.stderr
+    assert log.read_text() == text
+
+
 def test_dry_run_counts_what_this_machine_has_measured(tmp_path, run_cli):
     study = write_tiny_study(tmp_path, trials=2)  # 2 resolutions x 2 last-stage widths
     cache_dir = tmp_path / "cache"
