@@ -3,9 +3,9 @@
     python -m benchmarks.bench_mobile                 # sweeps studies/mobile.toml if not yet done
     python -m benchmarks.bench_mobile --storage sqlite:///results/fastvlm-explorer.db
 
-Runs `fastvlm-explore sweep studies/mobile.toml` (NSGA-II over resolution, FastViTHD depths,
+Runs `fastvlm-explore sweep studies/mobile.toml` (TPE over resolution, FastViTHD depths,
 width multiplier, attention stages and output pooling, Qwen2-0.5B, TTFT <= 1.5 s and memory
-<= 3 GB; resumable) unless the storage already holds the finished study, re-measures its
+<= 3 GB, samples predicted over the budget skipped; resumable) unless the storage already holds the finished study, re-measures its
 front in fresh processes with `fastvlm-explore confirm` unless already done, then tabulates:
 
 1. how the search went: trials by outcome, wall time, how many met the budgets;
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         ensure_swept("mobile.toml", args.storage)
         confirm_front(args.storage)
 
+    from dashboard.data import SAMPLER_NAMES
     from dashboard.details import importances
     from explorer.recommend import recommend
     from explorer.results import Budgets, load_frame
@@ -117,7 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     stages = sum(3 for t in trials if t.user_attrs.get("ttft"))
     states: dict[str, int] = {}
     for r in frame.rows:
-        kind = "repeat" if r.get("repeat_of") is not None else r["state"].lower()
+        kind = ("repeat" if r.get("repeat_of") is not None
+                else "skipped as predicted over budget" if r.get("predicted_over_budget")
+                else r["state"].lower())
         if kind == "fail" and str(r.get("error", "")).startswith("pre-filter"):
             kind = "pre-filter"
         states[kind] = states.get(kind, 0) + 1
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
           f"`studies/mobile.toml`: FastViTHD depths x width multiplier x attention stages x "
           f"output pooling x resolution 256-1024 ({spec.space.size():,} configurations) with "
           f"Qwen2-0.5B, fp32; budgets TTFT <= {spec.max_ttft_ms:,.0f} ms and memory <= "
-          f"{spec.max_memory_mb:,.0f} MB; NSGA-II, seed {spec.seed}. Trials: {outcome}, "
+          f"{spec.max_memory_mb:,.0f} MB; {SAMPLER_NAMES.get(spec.sampler, spec.sampler)}, seed "
+          f"{spec.seed}. Trials: {outcome}, "
           f"{wall_min:.0f} min from the first start to the last finish; {len(feasible)} of "
           f"{len(complete)} complete trials within the "
           f"budgets ({n_unstable} timed while the host was noisy); {served} of {stages} stage "

@@ -101,13 +101,21 @@ def test_cli_rejects_bad_file_before_creating_storage(tmp_path, run_cli):
     assert "Traceback" not in r.stderr and not db.exists()
 
 
-def test_dry_run_shows_what_each_width_multiplier_builds(run_cli):
+def test_dry_run_shows_what_each_width_multiplier_builds(tmp_path, run_cli):
     r = run_cli("sweep", ROOT / "studies" / "mobile.toml", "--dry-run")
     assert r.returncode == 0, r.stderr
     # 96 x 0.75 = 72 is snapped to a multiple of 16: the user is told it is x0.83
     assert "0.75 -> widths 80-160-320-640-1280 (x0.83 after snapping)" in r.stdout
     assert "0.5 -> widths 48-96-192-384-768\n" in r.stdout
-    # 60 trials of a population of 16 in 3,024 points: under 4 generations, and it says so
+    assert "generations" not in r.stdout  # mobile.toml asks for TPE
+    # the same study with the default NSGA-II: 60 trials of a population of 16 in 3,024
+    # points are under 4 generations, and it says so
+    nsga2 = tmp_path / "mobile.toml"
+    nsga2.write_text((ROOT / "studies" / "mobile.toml").read_text()
+                     .replace('include = "presets/base.toml"',
+                              f'include = "{ROOT / "studies" / "presets" / "base.toml"}"')
+                     .replace('name = "tpe"', 'name = "nsga2"'))
+    r = run_cli("sweep", nsga2, "--dry-run")
     assert "NSGA-II with population 16: 60 trials are 3.8 generations" in " ".join(
         r.stdout.split())
     r = run_cli("sweep", ROOT / "studies" / "quick.toml", "--dry-run", "--json")
