@@ -5,8 +5,9 @@
 
 Runs `fastvlm-explore sweep studies/mobile.toml` (TPE over resolution, FastViTHD depths,
 width multiplier, attention stages and output pooling, Qwen2-0.5B, TTFT <= 1.5 s and memory
-<= 3 GB, samples predicted over the budget skipped; resumable) unless the storage already holds the finished study, re-measures its
-front in fresh processes with `fastvlm-explore confirm` unless already done, then tabulates:
+<= 3 GB, samples predicted over the budget skipped; resumable) unless the storage already
+holds the finished study, re-measures its front in fresh processes with `fastvlm-explore
+confirm` unless already done, then tabulates:
 
 1. how the search went: trials by outcome, wall time, how many met the budgets;
 2. the feasible Pareto front with each member's encoder shape, TTFT breakdown and confirmed

@@ -4,8 +4,9 @@
     python -m benchmarks.bench_skip --sweep 40      # + two real mobile sweeps (~30 min)
 
 Replay: the mobile study's trials as recorded when every sample was measured
-(benchmarks/data/mobile_measured_every_sample.json: NSGA-II, 2026-11-27) in trial order; before each trial the bound is fitted on the earlier ones, as the
-sweep would, and asked whether it would have skipped it. Reported: samples skipped, and of them
+(benchmarks/data/mobile_measured_every_sample.json: NSGA-II, 2026-11-27) in trial order;
+before each trial the bound is fitted on the earlier ones, as the sweep would, and asked
+whether it would have skipped it. Reported: samples skipped, and of them
 any that were in fact within the budget (a wrong skip loses a feasible configuration).
 
 Sweeps (--sweep N): studies/mobile.toml run twice in this process, N counted trials each, each
