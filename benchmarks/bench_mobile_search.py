@@ -44,7 +44,7 @@ from fastvlm.cache import LatencyCache
 from fastvlm.runtime import setup_runtime
 
 from .bench_skip import RECORDED, recorded_config
-from .bench_skip_search import budget_points, replay_run, score
+from .bench_skip_search import budget_points, replay_run, score, seed_cells
 from .common import md_table, save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,16 +148,9 @@ def main() -> None:
             seconds.append(time.perf_counter() - t0)
             runs.append([score(s, trials, n, budget, hv_table, true_ttft) for n in CHECKPOINTS])
         runs_out[sampler] = runs
-        row = [SAMPLER_NAMES.get(sampler, sampler)]
-        for j in range(len(CHECKPOINTS)):
-            hv = np.array([r[j]["hv_ratio"] for r in runs])
-            row.append(f"{hv.mean():.1%} (min {hv.min():.1%}; {np.mean(hv >= 0.95):.0%} >= 95%)")
-        last = [r[-1] for r in runs]
-        row += [np.mean([r["measured_over_budget"] for r in last]),
-                np.mean([r["skipped"] for r in last]),
-                sum(r["wrongly_skipped"] for r in last), float(np.mean(seconds))]
-        rows.append(row)
-        print(" | ".join(map(str, row)), flush=True)
+        row = [SAMPLER_NAMES.get(sampler, sampler)] + seed_cells(runs, share_of=0.95)
+        rows.append(row + [float(np.mean(seconds))])
+        print(" | ".join(map(str, rows[-1])), flush=True)
     cols = (["sampler"] + [f"hypervolume at {n} measured" for n in CHECKPOINTS]
             + [f"measured over budget (mean, at {CHECKPOINTS[-1]})", "skipped (mean)",
                "skipped but within budget (all seeds)", "replay s per run"])
