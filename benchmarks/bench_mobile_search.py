@@ -125,6 +125,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--samplers", default="nsga2,tpe,gp,random")
     args = ap.parse_args()
+    unknown = set(args.samplers.split(",")) - {"nsga2", "tpe", "gp", "random"}
+    if unknown:
+        ap.error(f"unknown sampler(s) {sorted(unknown)}; valid: nsga2, tpe, gp, random")
     spec = load_spec(ROOT / "studies" / "mobile.toml")
     recorded = json.loads(RECORDED.read_text())
     model = Surrogate.fit(recorded, spec.space.prompt_tokens.grid()[0])
