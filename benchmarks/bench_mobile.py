@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     from dashboard.data import SAMPLER_NAMES
     from dashboard.details import importances
     from explorer.recommend import recommend
+    from explorer.repeats import OVER_BUDGET_ATTR, REPEAT_ATTR
     from explorer.results import Budgets, load_frame
     from explorer.spec import spec_from_dict
     from explorer.storage import load_study, open_storage
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     stages = sum(3 for t in trials if t.user_attrs.get("ttft"))
     states: dict[str, int] = {}
     for r in frame.rows:
-        kind = ("repeat" if r.get("repeat_of") is not None
-                else "skipped as predicted over budget" if r.get("predicted_over_budget")
+        kind = ("repeat" if r.get(REPEAT_ATTR) is not None
+                else "skipped as predicted over budget" if r.get(OVER_BUDGET_ATTR)
                 else r["state"].lower())
         if kind == "fail" and str(r.get("error", "")).startswith("pre-filter"):
             kind = "pre-filter"
