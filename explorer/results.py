@@ -227,6 +227,6 @@ def _collector_paused():
             gc.enable()
 
 
-def load_frame(study_name: str, storage_url: str | None = None) -> StudyFrame:
+def load_frame(study_name: str | None, storage_url: str | None = None) -> StudyFrame:
     storage = open_storage(storage_url, create=False)
     return study_frame(load_study(study_name, storage))

@@ -172,10 +172,18 @@ def study_names(storage) -> list[str]:
     return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
 
 
-def load_study(name: str, storage):
-    """Load an existing study; an unknown name is an error listing the studies there."""
+def load_study(name: str | None, storage):
+    """Load an existing study; an unknown name is an error listing the studies there. No name:
+    the storage's only study (the usual case after one `sweep`), else an error listing them."""
     import optuna
 
+    if name is None:
+        names = study_names(storage)
+        if len(names) != 1:
+            raise UsageError("--study is needed: " + (
+                f"this storage holds {len(names)} studies: {', '.join(sorted(names))}" if names
+                else "this storage holds no study (run `fastvlm-explore sweep` first)"))
+        name = names[0]
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:

@@ -394,6 +394,29 @@ def test_reading_errors_are_one_line(tmp_path, args, fragment, run_cli):
     assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
 
 
+def test_reading_commands_default_to_the_storages_only_study(tmp_path, run_cli):
+    """After one `sweep`, `pareto` / `recommend` / `export` / `copy` need no --study; once a
+    second study is there, leaving it out is a one-line error naming both."""
+    sweep(load_spec(write_tiny_study(tmp_path, trials=1)))
+    r = run_cli("pareto", "--json")
+    assert r.returncode == 0, r.stderr
+    number = json.loads(r.stdout)["trials"][0]["number"]
+    assert json.loads(r.stdout)["study"] == "tiny"
+    r = run_cli("export", "--trial", str(number), "--out", tmp_path / "out", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["study"] == "tiny", r.stderr
+    copy = tmp_path / "copy.db"
+    r = run_cli("copy", "--from", tmp_path / "results" / "fastvlm-explorer.db", "--storage", copy,
+                "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["study"] == "tiny", r.stderr
+    sweep(load_spec(write_tiny_study(tmp_path, name="other", trials=1)))
+    for command in ("pareto", "recommend", "confirm"):
+        r = run_cli(command)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "--study is needed: this storage holds 2 studies: other, tiny" in r.stderr
+    r = run_cli("pareto", "--storage", copy)
+    assert r.returncode == 0 and "study tiny:" in r.stdout
+
+
 @pytest.mark.parametrize("url", ["sqlite:///{}/none.db", "journal://{}/none.log"])
 def test_missing_storage_is_a_clear_error_and_not_created(tmp_path, url, run_cli):
     r = run_cli("pareto", "--study", "x", "--storage", url.format(tmp_path))

@@ -24,7 +24,8 @@ def register(sub) -> None:
     p = sub.add_parser("copy", help="copy a study between storages (another machine's results)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--study", required=True, help="the study's name in the source storage")
+    p.add_argument("--study", help="the study's name in the source storage (default: its only "
+                   "study)")
     p.add_argument("--from", dest="source", required=True, metavar="URL", type=storage_url,
                    help="the source storage URL, or a .db file's path (e.g. board.db)")
     p.add_argument("--storage", metavar="URL", type=storage_url,
@@ -46,8 +47,8 @@ def run(args) -> int:
     from explorer.trial_reader import count_trials
 
     target_url = args.storage or default_storage_url()
-    name = args.name or args.study
     source = load_study(args.study, open_storage(args.source, create=False, option="--from"))
+    name = args.name or source.study_name
     target = open_storage(target_url)
     if name in study_names(target):
         raise UsageError(f"study {name!r} is already in {redact(target_url)}; give another "
@@ -62,10 +63,10 @@ def run(args) -> int:
     copied = optuna.load_study(study_name=name, storage=target)
     n = count_trials(target, copied._study_id)
     if args.json:
-        print_json({"study": name, "source_study": args.study, "from": redact(args.source),
+        print_json({"study": name, "source_study": source.study_name, "from": redact(args.source),
                     "storage": redact(target_url), "trials": n})
     else:
-        print(f"copied study {args.study!r} ({n:,} trials) from {redact(args.source)} to "
+        print(f"copied study {source.study_name!r} ({n:,} trials) from {redact(args.source)} to "
               f"{redact(target_url)} as {name!r}")
     return 0
 

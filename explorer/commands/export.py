@@ -45,7 +45,7 @@ def run(args) -> int:
     if rec is None or trial.state.name != "COMPLETE":
         raise UsageError(f"trial {args.trial} is {trial.state.name.lower()} "
                          f"({trial.user_attrs.get('error', 'no record')}); export a complete one")
-    files = export_files(rec, args.study, args.trial, dict(study.user_attrs))
+    files = export_files(rec, study.study_name, args.trial, dict(study.user_attrs))
     try:
         out = write_export(files, args.out, overwrite=args.force)
     except FileExistsError as e:
@@ -55,7 +55,7 @@ def run(args) -> int:
     # why transformers cannot load it, when it cannot (what a user asks first)
     not_hf = None if "config.json" in files else why_not_representable(config_from_dict(rec.config))
     if args.json:
-        print_json({"study": args.study, "trial": args.trial, "out": str(out),
+        print_json({"study": study.study_name, "trial": args.trial, "out": str(out),
                     "files": sorted(files), "config": rec.config,
                     "transformers_config": None if not_hf else "config.json",
                     "transformers_unsupported": not_hf})

@@ -36,7 +36,8 @@ def register(sub) -> None:
 
 
 def add_study_args(p) -> None:
-    p.add_argument("--study", required=True, help="study name (see `sweep`)")
+    p.add_argument("--study", help="study name (default: the storage's only study; "
+                                    "`fastvlm-explore studies` lists them)")
     add_storage_arg(p)
 
 
