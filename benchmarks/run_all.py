@@ -1,8 +1,11 @@
 """Run every benchmark, one fresh process each, then refresh the README table.
 
-    python -m benchmarks.run_all                 # all (about 75 minutes on 2 CPU cores)
+    python -m benchmarks.run_all                 # all: about 2.5 hours on 2 CPU cores
     python -m benchmarks.run_all --only pareto,proxy_reading
     python -m benchmarks.run_all --skip cost7b
+
+Each benchmark's wall time is printed as it ends; the search replays (skip, skip_search,
+mobile_search) and the recorded sweeps (paper, mobile, confirm) take the longest.
 
 Benchmarks measure this machine: run them on a quiet one (each result records the load).
 """
