@@ -118,6 +118,20 @@ def test_one_study_name_in_two_storages(tmp_path, run_cli):
     rc, _, err = run_cli("compare", "--study", "quick", "--storage", laptop,
                          "--study", "quick", "--storage", board, "--study", "quick")
     assert rc == 2 and "got 2 --storage for 3 --study" in err
+    # each file's only study, without naming it; a file that holds two must be named
+    rc, short, _ = run_cli("compare", "--storage", laptop, "--storage", board, "--json")
+    assert rc == 0 and json.loads(short) == d
+    build_study(board, "mobile", n=5, seed=4)
+    rc, _, err = run_cli("compare", "--storage", laptop, "--storage", board)
+    assert rc == 2 and f"{board}: --study is needed: this storage holds 2 studies: mobile, " \
+        "quick" in err
+
+
+def test_no_study_named_compares_every_study_of_the_storage(url, run_cli):
+    """Oldest first: the first study swept is the base of the ratios."""
+    rc, out, _ = run_cli("compare", "--storage", url, "--json")
+    assert rc == 0, out
+    assert [s["study"] for s in json.loads(out)["studies"]] == ["alpha", "beta", "gamma"]
 
 
 def test_a_results_file_may_be_given_by_its_path(tmp_path, run_cli, monkeypatch):

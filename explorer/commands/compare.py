@@ -18,8 +18,10 @@ EXAMPLES = """examples:
   fastvlm-explore compare --study paper-cpu --study paper-cuda --max-ttft-ms 500 --json
   fastvlm-explore compare --study paper-cpu --study paper-cuda --html devices.html  # to share
   fastvlm-explore compare --study paper-cpu --study paper-cuda --csv > same-configs.csv
-  # `make sweep` on two machines, their results files side by side (--storage per --study)
+  # `make sweep` on two machines, their results files side by side (each file's only study)
+  fastvlm-explore compare --storage laptop.db --storage jetson.db
   fastvlm-explore compare --study quick --storage laptop.db --study quick --storage jetson.db
+  fastvlm-explore compare                       # every study in the storage, oldest first
 
 Each study's front uses its own [constraints] unless budgets are given here (then they apply to
 every study). The ratios compare each study with the first one given. "One configuration for
@@ -32,8 +34,10 @@ def register(sub) -> None:
     p = sub.add_parser("compare", help="two or more studies side by side (e.g. two devices)",
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--study", action="append", required=True, metavar="NAME",
-                   help="a study to compare; give it two or more times (the first is the base)")
+    p.add_argument("--study", action="append", metavar="NAME",
+                   help="a study to compare; give it two or more times (the first is the base). "
+                        "Default: every study in the storage, oldest first, or with --storage "
+                        "given per results file, each file's only study")
     add_storage_arg(p, several="once for every study, or once per --study in the same order, "
                                "for studies in different storages (each machine's own SQLite "
                                "file)")
@@ -65,16 +69,17 @@ def run(args) -> int:
     if args.html is not None:
         check_writable(args.html)  # before any study is read: a typo costs nothing
     storages = args.storage or [None]
+    studies = args.study or default_studies(storages)
     if len(storages) == 1:
-        storages = storages * len(args.study)
-    elif len(storages) != len(args.study):
+        storages = storages * len(studies)
+    elif len(storages) != len(studies):
         raise UsageError(f"give --storage once (for every study) or once per --study; got "
-                         f"{len(storages)} --storage for {len(args.study)} --study")
-    pairs = list(zip(args.study, storages))
+                         f"{len(storages)} --storage for {len(studies)} --study")
+    pairs = list(zip(studies, storages))
     if len(set(pairs)) < 2 or len(set(pairs)) < len(pairs):
         raise UsageError(f"compare needs two or more different studies, got "
-                         f"{', '.join(args.study)}; give --study NAME once per study (and "
-                         "--storage once per study for studies in different storages)")
+                         f"{', '.join(studies) or 'none'}; give --study NAME once per study "
+                         "(and --storage once per study for studies in different storages)")
     names = study_labels(pairs)
     # a study is known by its label: its name, or with its storage where names repeat
     frames = [dataclasses.replace(load_frame(name, url), study_name=label)
@@ -124,6 +129,23 @@ def run(args) -> int:
               f"  {one['reason']}")
     return 0
 
+
+
+def default_studies(storages: list) -> list[str]:
+    """No --study: every study of the one storage (creation order, so the first swept is the
+    base), or the only study of each of several storages (an error where one holds more)."""
+    from explorer.errors import UsageError
+    from explorer.storage import load_study, open_storage, redact, study_names
+
+    if len(storages) == 1:
+        return study_names(open_storage(storages[0], create=False))
+    names = []
+    for url in storages:
+        try:
+            names.append(load_study(None, open_storage(url, create=False)).study_name)
+        except UsageError as e:  # which of the storages holds several
+            raise UsageError(f"{redact(url)}: {e}") from None
+    return names
 
 
 def write_html(path: Path, frames: list, budgets: list, storages: list[str | None],
