@@ -11,6 +11,7 @@ processes on it fail with "database is locked". For parallel workers use Postgre
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from .errors import StudyError, UsageError
@@ -121,11 +122,31 @@ def open_storage(url: str | None = None, heartbeat_s: int | None = None, create:
                       **_stale_trial_retry(max_retry=2))
     engine = {"connect_args": {"timeout": 60}} if is_sqlite(url) else {"pool_pre_ping": True}
     try:
-        return RDBStorage(url, engine_kwargs=engine, **kwargs)
+        for attempt in range(SCHEMA_RACE_RETRIES + 1):
+            try:
+                return RDBStorage(url, engine_kwargs=engine, **kwargs)
+            except Exception as e:
+                if attempt == SCHEMA_RACE_RETRIES or not _lost_schema_race(e):
+                    raise
+                time.sleep(0.1 * (attempt + 1))  # the other process is writing the schema
     except Exception as e:  # unreachable server, bad credentials, missing driver
         raise StudyError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# Two processes opening one new storage at once (two terminals, `sweep` on several machines
+# against a fresh database) both create its tables: the slower one fails with "table ...
+# already exists" or a duplicate schema version. Opening again finds the schema complete.
+SCHEMA_RACE_RETRIES = 5
+
+
+def _lost_schema_race(error: Exception) -> bool:
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    # opening writes nothing but the schema: any duplicate there is the other process's
+    return isinstance(error, IntegrityError) or (
+        isinstance(error, (OperationalError, ProgrammingError)) and "already exists" in str(error))
 
 
 def _check_journal(path: Path) -> None:

@@ -118,8 +118,11 @@ def open_study(spec: StudySpec, storage, runtime: RuntimeInfo,
         requeue_interrupted(study)
         return study
     directions = [get_objective(o).direction for o in spec.objectives]
-    study = optuna.create_study(study_name=spec.name, storage=storage,
-                                directions=directions, sampler=make_sampler(spec))
+    try:
+        study = optuna.create_study(study_name=spec.name, storage=storage,
+                                    directions=directions, sampler=make_sampler(spec))
+    except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
+        return existing_study(spec, storage, runtime, allow_other_device)
     with warnings.catch_warnings():  # stable in practice; optuna-dashboard reads it
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(spec.objectives))

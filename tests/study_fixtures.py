@@ -81,3 +81,30 @@ def check_skip_counts(url: str, name: str, capsys) -> None:
     assert "repeats  over budget  pruned" in lines[0]
     row = next(line for line in lines if line.startswith(name + " "))
     assert row.split()[2:7] == ["1", "0", "1", "2", "1"]  # complete, failed, repeats, over, other
+
+
+def open_storage_at_once(url: str, processes: int = 4) -> list[str]:
+    """`open_storage(url)` in `processes` fresh processes released together: "ok" or the
+    error, one per process (a new storage's schema is what they race to create)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # no forked copy of pytest's state
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_open_after, args=(url, barrier, results))
+             for _ in range(processes)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    return [results.get(timeout=5) for _ in procs]
+
+
+def _open_after(url: str, barrier, results) -> None:
+    from explorer.storage import open_storage
+
+    barrier.wait()
+    try:
+        open_storage(url)
+        results.put("ok")
+    except Exception as e:  # reported to the test, which shows it
+        results.put(f"{type(e).__name__}: {e}")

@@ -15,7 +15,7 @@ from explorer.storage import open_storage
 from explorer.study import open_study
 from fastvlm.runtime import setup_runtime
 from pg_server import postgres_server
-from study_fixtures import check_skip_counts, write_tiny_study
+from study_fixtures import check_skip_counts, open_storage_at_once, write_tiny_study
 
 pytestmark = pytest.mark.postgres
 
@@ -93,3 +93,14 @@ def test_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path, pg_url):
 
 def test_studies_counts_skips_with_postgresql_sql(pg_url, capsys):
     check_skip_counts(pg_url, "skips", capsys)
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(pg_url):
+    """`sweep` started on several machines against a new, empty database: each creates the
+    schema; the slower ones retry instead of failing on the duplicate."""
+    import psycopg
+
+    server, _ = pg_url.rsplit("/", 1)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE race")
+    assert open_storage_at_once(f"{server}/race") == ["ok"] * 4

@@ -11,7 +11,7 @@ from explorer.errors import StudyError
 from explorer.spec import SpecError, load_spec
 from explorer.storage import default_storage_url, open_storage, redact
 from explorer.study import run_study, worker_spec
-from study_fixtures import write_tiny_study
+from study_fixtures import open_storage_at_once, write_tiny_study
 
 
 def sweep(spec, url=None, **kw):
@@ -415,6 +415,37 @@ def test_reading_commands_default_to_the_storages_only_study(tmp_path, run_cli):
         assert "--study is needed: this storage holds 2 studies: other, tiny" in r.stderr
     r = run_cli("pareto", "--storage", copy)
     assert r.returncode == 0 and "study tiny:" in r.stdout
+
+
+def test_processes_opening_a_new_storage_at_once_all_succeed(tmp_path):
+    """Two terminals (or machines) starting on a new results file both create its tables; the
+    slower one used to fail with "table studies already exists" (4 processes: every time)."""
+    for attempt in range(2):
+        url = f"sqlite:///{tmp_path / f'new-{attempt}.db'}"
+        assert open_storage_at_once(url) == ["ok"] * 4
+        assert optuna.get_all_study_summaries(open_storage(url)) == []
+
+
+def test_a_study_created_by_another_process_meanwhile_is_joined(tmp_path, monkeypatch):
+    """Two `sweep`s of one new study: both find no study, one creates it first; the other
+    joins it rather than failing on the duplicate name (1 race in 4 with 4 processes)."""
+    import explorer.study as driver
+    from fastvlm.runtime import setup_runtime
+
+    spec = load_spec(write_tiny_study(tmp_path))
+    storage, runtime = open_storage(), setup_runtime("cpu", 1)
+    first = driver.open_study(spec, storage, runtime)
+    checks = []
+    real = driver.existing_study
+
+    def not_there_yet(*args, **kw):  # the check ran just before the other process created it
+        checks.append(args[0].name)
+        return None if len(checks) == 1 else real(*args, **kw)
+
+    monkeypatch.setattr(driver, "existing_study", not_there_yet)
+    second = driver.open_study(spec, storage, runtime)
+    assert second.study_name == first.study_name and len(checks) == 2
+    assert len(optuna.get_all_study_summaries(storage)) == 1
 
 
 @pytest.mark.parametrize("url", ["sqlite:///{}/none.db", "journal://{}/none.log"])
