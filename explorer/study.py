@@ -286,8 +286,13 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     start = time.perf_counter()
     interrupted = False
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    already = stop.met(study)
+    if already and stop.reason is None:
+        n = finished()
+        print(f"study {study.study_name} already has {n} trials (asked for {target}): nothing "
+              f"to run; --trials N (more than {n}) adds trials", file=sys.stderr)
     try:
-        if not stop.met(study):
+        if not already:
             # no n_trials: repeats do not count, so `stop` ends the run (or the timeout)
             study.optimize(runner, timeout=timeout_s if timeout_s is not None else spec.timeout_s,
                            catch=(Exception,), callbacks=[stop, progress],

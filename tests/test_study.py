@@ -186,10 +186,13 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_resumes_it(tmp_path, run_cli,
     assert rc == 0 and [s["trials"].get("COMPLETE") for s in json.loads(out)["studies"]] == [2, 1]
 
 
-def test_resume_adds_trials_and_reuses_cached_components(tmp_path):
+def test_resume_adds_trials_and_reuses_cached_components(tmp_path, capsys):
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
     first = sweep(spec)
     assert first["trials"].get("COMPLETE") == 2
+    capsys.readouterr()
+    assert sweep(spec)["trials"] == first["trials"]  # the target is met: nothing runs
+    assert "tiny already has 2 trials (asked for 2): nothing to run" in capsys.readouterr().err
     summary = sweep(spec, trials=6)
     # 2 resolutions x 2 widths: the space is exhausted after 4 configurations
     assert summary["trials"]["COMPLETE"] == 4
