@@ -1,4 +1,5 @@
-"""`fastvlm-explore sweep STUDY.toml [STUDY.toml ...]` and `fastvlm-explore worker --study NAME`.
+"""`fastvlm-explore sweep`: run, or resume, the Pareto sweep a study file declares (and `worker`,
+which joins one from another process or machine).
 
 Several study files run one after the other (a batch, e.g. overnight); every file is validated,
 and every study already in the storage checked for resuming (same spec, same device), before
@@ -62,12 +63,12 @@ def register(sub) -> None:
 
 def _common(p) -> None:
     add_storage_arg(p)
-    p.add_argument("--trials", type=positive_int,
+    p.add_argument("--trials", type=positive_int, metavar="N",
                    help="total finished trials wanted; a configuration proposed again is "
                         "recorded but not counted (default: the spec's)")
     p.add_argument("--timeout", type=positive_float, metavar="S",
                    help="stop starting trials after S s")
-    p.add_argument("--heartbeat-s", type=positive_int, default=30,
+    p.add_argument("--heartbeat-s", type=positive_int, default=30, metavar="S",
                    help="trial heartbeat for RDB servers (PostgreSQL/MySQL), seconds")
     p.add_argument("--allow-other-device", action="store_true",
                    help="join a study measured on a different device/software (not advised)")
