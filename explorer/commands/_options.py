@@ -43,12 +43,15 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "configuration (preset + overrides, or --config FILE)",
         "overrides beat the file, which beats the preset (default preset: fastvlm-0.5b)")
-    g.add_argument("--preset", help="named configuration (see `fastvlm-explore presets`)")
+    g.add_argument("--preset", metavar="NAME",
+                   help="named configuration (see `fastvlm-explore presets`)")
     g.add_argument("--config", metavar="FILE", help="TOML or JSON configuration file, a "
                    "folder written by `export` (re-measure a swept trial here), or a "
                    "transformers FastVLM config.json (or its folder)")
-    g.add_argument("--resolution", type=int, help="input side in pixels, e.g. 256..1536")
-    g.add_argument("--llm", help="qwen2-0.5b | qwen2-1.5b | qwen2-7b | path/to/config.json")
+    g.add_argument("--resolution", type=int, metavar="PX",
+                   help="input side in pixels, e.g. 256..1536")
+    g.add_argument("--llm", metavar="NAME|FILE",
+                   help="qwen2-0.5b | qwen2-1.5b | qwen2-7b | path/to/config.json")
     g.add_argument("--depths", type=_int_list, metavar="D1,D2,..", help="blocks per stage")
     g.add_argument("--widths", type=_int_list, metavar="W1,W2,..", help="channels per stage")
     g.add_argument("--mlp-ratios", type=_float_list, metavar="R1,R2,..")
@@ -88,12 +91,13 @@ def add_storage_arg(parser: argparse.ArgumentParser, several: str | None = None)
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("measurement")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    g.add_argument("--threads", type=positive_int, help="intra-op threads (default: usable cores)")
-    g.add_argument("--budget-s", type=positive_float, default=30.0,
+    g.add_argument("--threads", type=positive_int, metavar="N",
+                   help="intra-op threads (default: usable cores)")
+    g.add_argument("--budget-s", type=positive_float, default=30.0, metavar="S",
                    help="time budget per measurement group, seconds (default 30)")
     g.add_argument("--extrapolate", default="auto", choices=("auto", "always", "never"),
                    help="layer extrapolation of the LLM prefill (auto: when it does not fit)")
-    g.add_argument("--memory-budget-mb", type=positive_float,
+    g.add_argument("--memory-budget-mb", type=positive_float, metavar="MB",
                    help="memory the measured model may plan for (default: 40%% of what is free)")
     g.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),
                    help="encoder memory format (auto: the faster one, chosen during warm-up)")

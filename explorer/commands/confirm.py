@@ -37,11 +37,12 @@ def register(sub) -> None:
                    help="confirm at most K front trials, evenly spread along it (default 8)")
     p.add_argument("--processes", type=positive_int, default=3, metavar="N",
                    help="fresh processes per trial (default 3, at least 2)")
-    p.add_argument("--budget-s", type=positive_float,
+    p.add_argument("--budget-s", type=positive_float, metavar="S",
                    help="measurement budget per process (default: the study's)")
     p.add_argument("--allow-other-device", action="store_true",
                    help="confirm on a device other than the study's (results are not comparable)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="order of the shuffled rounds")
+    p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N",
+                   help="order of the shuffled rounds")
     p.add_argument("--json", action="store_true", help="one JSON object")
     add_progress_arg(p)
     p.set_defaults(func=run)

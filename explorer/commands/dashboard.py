@@ -39,8 +39,9 @@ def register(sub) -> None:
                                "machine, to compare them")
     p.add_argument("--study", help="study to open first (default: the first by name, in the "
                                    "first storage)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=port, default=8501, help="port (default 8501)")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                   help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=port, default=8501, metavar="N", help="port (default 8501)")
     p.set_defaults(func=run)
 
 

@@ -22,7 +22,7 @@ def register(sub) -> None:
                        description=__doc__, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_args(p)
-    p.add_argument("--trial", type=int, required=True, help="trial number")
+    p.add_argument("--trial", type=int, required=True, metavar="N", help="trial number")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--force", action="store_true",
                    help="replace a previous export in the output folder (nothing else)")

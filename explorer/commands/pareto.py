@@ -42,10 +42,11 @@ def add_study_args(p) -> None:
 
 
 def add_budget_args(p) -> None:
-    p.add_argument("--max-ttft-ms", type=positive_float,
-                   help="TTFT budget (default: the study's constraint)")
-    p.add_argument("--max-memory-mb", type=positive_float, help="memory budget (MB)")
-    p.add_argument("--min-proxy", type=fraction,
+    p.add_argument("--max-ttft-ms", type=positive_float, metavar="MS",
+                   help="TTFT budget, ms (default: the study's constraint)")
+    p.add_argument("--max-memory-mb", type=positive_float, metavar="MB",
+                   help="peak memory budget, MB")
+    p.add_argument("--min-proxy", type=fraction, metavar="P",
                    help="minimum proxy accuracy, 0..1 (the study's proxy family)")
 
 

@@ -33,13 +33,17 @@ def register(sub) -> None:
                    help="score a configuration (default), run the validation report, or refit")
     add_config_args(p)
     g = p.add_argument_group("proxy")
-    g.add_argument("--tier", default="0", help="0 | 1 | 2 (or surrogate | ocr-legibility | "
+    g.add_argument("--tier", default="0", metavar="T",
+                   help="0 | 1 | 2 (or surrogate | ocr-legibility | "
                    "encoder-probe); default 0")
-    g.add_argument("--budget-s", type=positive_float, default=120.0, help="tier 2 time budget (s)")
+    g.add_argument("--budget-s", type=positive_float, default=120.0, metavar="S",
+                   help="tier 2 time budget (s)")
     g.add_argument("--width-factor", type=number_type(float, lambda v: 0 < v <= 1, "in (0, 1]"),
+                   metavar="F",
                    default=0.5,
                    help="tier 2: probe the encoder at this width (resolution is never reduced)")
-    g.add_argument("--seed", type=nonnegative_int, default=0, help="render seed for tiers 1-2")
+    g.add_argument("--seed", type=nonnegative_int, default=0, metavar="N",
+                   help="render seed for tiers 1-2")
     g.add_argument("--quick", action="store_true", help="validate: fewer pages and variants")
     g.add_argument("--with-tier2", action="store_true", help="validate: also time tier 2")
     g.add_argument("--tier0-only", action="store_true",
