@@ -120,6 +120,9 @@ def test_dry_run_shows_what_each_width_multiplier_builds(tmp_path, run_cli):
         r.stdout.split())
     r = run_cli("sweep", ROOT / "studies" / "quick.toml", "--dry-run", "--json")
     assert json.loads(r.stdout)["sampler_note"] is None  # 10 trials cover its 8 points
+    r = run_cli("sweep", ROOT / "studies" / "quick.toml", "--dry-run")
+    assert "8 points; every point once (10 trials asked) with nsga2" in r.stdout
+    assert "60 trials with nsga2" in " ".join(run_cli("sweep", nsga2, "--dry-run").stdout.split())
 
 
 def test_llms_whose_weights_exceed_the_memory_budget_are_named_before_a_sweep(tmp_path, run_cli):

@@ -226,7 +226,11 @@ def _describe(spec, args, notes: list[str]) -> dict:
                 actual = widths[0] / base[0]
                 snapped = f" (x{actual:.2f} after snapping)" if abs(actual - m) > 0.005 else ""
                 print(f"  {'':18s}   {m:g} -> widths {'-'.join(map(str, widths))}{snapped}")
-    print(f"  {spec.space.size():,} points; {spec.trials} trials with {spec.sampler}; "
+    size = spec.space.size()
+    # a repeat is skipped, so a target beyond the space ends when every point is done
+    trials = (f"every point once ({spec.trials} trials asked)"
+              if spec.repeats == "skip" and spec.trials > size else f"{spec.trials} trials")
+    print(f"  {size:,} points; {trials} with {spec.sampler}; "
           f"objectives {list(spec.objectives)} (proxy tier {spec.proxy_tier})")
     if info["sampler_note"]:
         print(textwrap.fill(info["sampler_note"], width=100, initial_indent="  ",
