@@ -281,8 +281,10 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     finished = lambda: len(counted(study.get_trials(deepcopy=False)))  # noqa: E731
     own_cache = cache is None  # made here, so closed here
     runner = TrialRunner(spec, runtime, LatencyCache() if own_cache else cache)
-    progress = SweepProgress(study, spec, target, finished(), enabled=show_progress)
     stop = StopRule(target, spec.space.size() if spec.repeats == "skip" else None)
+    # the bar's total: a space smaller than the target ends the sweep when every point is done
+    total = min(target, stop.space_size) if stop.space_size else target
+    progress = SweepProgress(study, spec, total, finished(), enabled=show_progress)
     start = time.perf_counter()
     interrupted = False
     optuna.logging.set_verbosity(optuna.logging.ERROR)

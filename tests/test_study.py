@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from explorer.errors import StudyError
+from explorer.progress import SweepProgress
 from explorer.spec import SpecError, load_spec
 from explorer.storage import default_storage_url, open_storage, redact
 from explorer.study import run_study, worker_spec
@@ -186,14 +187,23 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_resumes_it(tmp_path, run_cli,
     assert rc == 0 and [s["trials"].get("COMPLETE") for s in json.loads(out)["studies"]] == [2, 1]
 
 
-def test_resume_adds_trials_and_reuses_cached_components(tmp_path, capsys):
+def test_resume_adds_trials_and_reuses_cached_components(tmp_path, capsys, monkeypatch):
     spec = load_spec(write_tiny_study(tmp_path, trials=2))
     first = sweep(spec)
     assert first["trials"].get("COMPLETE") == 2
     capsys.readouterr()
     assert sweep(spec)["trials"] == first["trials"]  # the target is met: nothing runs
     assert "tiny already has 2 trials (asked for 2): nothing to run" in capsys.readouterr().err
+    bars = []
+    init = SweepProgress.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        bars.append(self.bar.total)
+
+    monkeypatch.setattr(SweepProgress, "__init__", recording_init)
     summary = sweep(spec, trials=6)
+    assert bars == [4]  # the bar counts to the space's 4 points, not the 6 trials asked for
     # 2 resolutions x 2 widths: the space is exhausted after 4 configurations
     assert summary["trials"]["COMPLETE"] == 4
     assert summary["stopped_early"].startswith("every one of the space's 4 configurations")
