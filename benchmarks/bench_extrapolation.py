@@ -57,7 +57,7 @@ def main() -> None:
                      "unstable": res_.unstable})
         rows.append([cfg.llm.name, cfg.seq_len, full, fit["median_ms"], f"{err:+.1%}",
                      f"{err4:+.1%}", f"{fit['r2']:.4f}", res_.rounds,
-                     f"{res_.canary_drift:.1%}"])
+                     "n/a" if res_.canary_drift is None else f"{res_.canary_drift:.1%}"])
         del pf
     md = ("### Layer extrapolation vs full prefill\n\nLayers 1, 2, 4, 8 fitted with "
           "t(L) = a + b*L, full depth measured in the same interleaved rounds (fp32, CPU).\n\n"

@@ -4,7 +4,8 @@
 2. Adaptive warm-up in shuffled rounds: until each item's last 3 calls are within +-5% of their
    median (at least 3 calls; at most 10 calls or 20% of the budget).
 3. Measurement in shuffled round-robin rounds, always including a canary matmul whose drift
-   (second half of the rounds vs the first) tells how the machine changed meanwhile. Stop when
+   (second half of the rounds vs the first) tells how the machine changed meanwhile (None when
+   fewer than 4 rounds were taken: two single calls cannot tell drift from noise). Stop when
    every primary item has n >= min_n and the 95% CI of its median is within +-target_ci, or
    the time budget is spent, or n == max_n.
    At least `min_rounds` rounds are always taken.
@@ -53,7 +54,7 @@ class ProtocolResult:
     stats: dict[str, Latency]
     cold_ms: dict[str, float]
     warmup_calls: dict[str, int]
-    canary_drift: float
+    canary_drift: float | None  # None: too few rounds to tell (not "no drift")
     drifted: bool  # the canary moved > 10%: the machine changed during the measurement
     noisy: list[str]  # items with IQR/median > 10% (that matter at the scale of the largest)
     rounds: int
@@ -128,7 +129,7 @@ def _converged(items: list[Item], samples: dict[str, list[float]], target_ci: fl
                for s in stats.values())
 
 
-def _canary_drift(canary_ms: list[float]) -> float:
+def _canary_drift(canary_ms: list[float]) -> float | None:
     """Relative change of the canary between the first and second half of the rounds.
 
     Both halves are taken in the same interleaved setting (the warm-up is not: items drop out
@@ -136,7 +137,7 @@ def _canary_drift(canary_ms: list[float]) -> float:
     """
     half = len(canary_ms) // 2
     if half < 2:
-        return 0.0
+        return None
     first, second = np.median(canary_ms[:half]), np.median(canary_ms[-half:])
     return float(abs(second / first - 1.0))
 
@@ -203,7 +204,8 @@ def run_protocol(items: list[Item], device: str, settings: ProtocolSettings = Pr
     noisy = [it.name for it in items if it.primary and _noisy(stats[it.name], scale)]
     return ProtocolResult(stats=stats, cold_ms=cold,
                           warmup_calls={k: len(v) for k, v in warm.items()},
-                          canary_drift=drift, drifted=drift > UNSTABLE_DRIFT, noisy=noisy,
+                          canary_drift=drift,
+                          drifted=drift is not None and drift > UNSTABLE_DRIFT, noisy=noisy,
                           rounds=rounds,
                           elapsed_s=elapsed(), stop_reason=reason,
                           warmup_last_ms={k: v[-3:] for k, v in warm.items()})
