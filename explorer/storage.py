@@ -11,6 +11,7 @@ processes on it fail with "database is locked". For parallel workers use Postgre
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from pathlib import Path
 
@@ -236,6 +237,16 @@ def redact(url: str) -> str:
         if ":" in creds:
             return f"{scheme}://{creds.split(':')[0]}:***@{host}"
     return url
+
+
+def study_flags(study: str, storage: str | None) -> str:
+    """` --study NAME [--storage URL]` for a follow-up command that we suggest to the user: the
+    storage is named unless it is the default one, so the command can be pasted as it is
+    (its password redacted: suggestions end up in logs)."""
+    flags = f" --study {shlex.quote(study)}"
+    if storage and storage != default_storage_url():
+        flags += f" --storage {shlex.quote(redact(storage))}"
+    return flags
 
 
 def _first_line(e: Exception) -> str:

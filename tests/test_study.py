@@ -428,6 +428,14 @@ def test_reading_commands_default_to_the_storages_only_study(tmp_path, run_cli):
         assert "--study is needed: this storage holds 2 studies: other, tiny" in r.stderr
     r = run_cli("pareto", "--storage", copy)
     assert r.returncode == 0 and "study tiny:" in r.stdout
+    # the follow-up commands it suggests name the storage they read, so they paste as they are
+    r = run_cli("recommend", "--storage", copy, "--max-ttft-ms", "100000")
+    assert r.returncode == 0, r.stderr
+    hints = [line for line in r.stdout.splitlines() if line.startswith(("confirm:", "export:"))]
+    assert len(hints) == 2 and all(f"--study tiny --storage sqlite:///{copy} " in h for h in hints)
+    r = run_cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")  # the default storage
+    assert r.returncode == 0 and "export: fastvlm-explore export --study tiny --trial" in r.stdout
+    assert "--storage" not in r.stdout
 
 
 def test_processes_opening_a_new_storage_at_once_all_succeed(tmp_path):
@@ -556,7 +564,8 @@ def test_recommend_cautions_about_an_unstable_choice(tmp_path, run_cli):
     assert not fastest["unstable"]
     r = run_cli("recommend", "--study", "shaky", "--storage", url, "--max-ttft-ms",
             str(fastest["ttft_ms"] * 1.0001))
-    assert f"recommended: trial {fastest['number']}" in r.stdout and "caution" not in r.stdout
+    assert f"recommended: trial {fastest['number']}" in r.stdout
+    assert "caution:" not in r.stdout
 
 
 def test_recommend_defaults_to_the_studys_ttft_budget(tmp_path, run_cli):
@@ -581,3 +590,14 @@ def test_repeats_can_be_evaluated_like_any_trial(tmp_path):
     spec = dataclasses.replace(load_spec(write_tiny_study(tmp_path, trials=6)), repeats="evaluate")
     summary = sweep(spec)  # 4 configurations, 6 trials: repeats are evaluated and counted
     assert summary["trials"] == {"COMPLETE": 6} and summary["stopped_early"] is None
+
+
+def test_suggested_commands_name_a_storage_other_than_the_default(tmp_path, monkeypatch):
+    from explorer.storage import default_storage_url, study_flags
+
+    monkeypatch.setenv("FASTVLM_RESULTS_DIR", str(tmp_path))
+    assert study_flags("quick", None) == " --study quick"
+    assert study_flags("quick", default_storage_url()) == " --study quick"
+    assert study_flags("quick", "sqlite:///a b.db") == " --study quick --storage 'sqlite:///a b.db'"
+    assert (study_flags("q", "postgresql://me:secret@db:5432/x")
+            == " --study q --storage 'postgresql://me:***@db:5432/x'")

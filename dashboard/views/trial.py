@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.storage import study_flags
+
 from .. import cache
 from ..charts_detail import breakdown_figure, roofline_figure
 from ..data import FAMILIES, DashboardError
@@ -90,8 +92,9 @@ def _confirmation(ctx: Context, number: int) -> None:
         st.error(str(e))
         return
     if not c or c.get("median_ms") is None:
-        st.caption(f"Not confirmed yet: `fastvlm-explore confirm --study {ctx.data.name} "
-                   f"--trials {number}` re-measures it in fresh processes (no cache).")
+        flags = study_flags(ctx.data.name, ctx.url)
+        st.caption(f"Not confirmed yet: `fastvlm-explore confirm{flags} --trials {number}` "
+                   "re-measures it in fresh processes (no cache).")
         return
     per_process = " / ".join(f"{v:,.0f}" for v in c["ttft_ms"])
     spread = c.get("spread")

@@ -109,7 +109,7 @@ def run(args) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        _print(report)
+        _print(report, args.storage)
     return 1 if any(c.errors for c in found) else 0
 
 
@@ -157,7 +157,9 @@ def _runtime(settings: dict):
     return setup_runtime(settings.get("device", "auto"), settings.get("threads"))
 
 
-def _print(report) -> None:
+def _print(report, storage: str | None) -> None:
+    from explorer.storage import study_flags
+
     data = report.to_dict()
     rows = []
     for t in data["trials"]:
@@ -198,5 +200,6 @@ def _print(report) -> None:
               "sweep: the host runs at another speed now than when the sweep measured (or the "
               "sweep's components came from the cache of another time); the order is what "
               "carries over.")
-    print(f"stored in study {report.study!r}; `fastvlm-explore pareto --study {report.study}` "
+    print(f"stored in study {report.study!r}; `fastvlm-explore pareto"
+          f"{study_flags(report.study, storage)}` "
           "shows the confirmed medians.")

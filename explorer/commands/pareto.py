@@ -62,6 +62,7 @@ def budgets_from_args(frame, args):
 def run(args) -> int:
     from explorer.recommend import proxy_label
     from explorer.results import load_frame, rows_csv
+    from explorer.storage import study_flags
 
     if args.html is not None:
         check_writable(args.html)  # before the study is read: a typo costs nothing
@@ -105,8 +106,9 @@ def run(args) -> int:
         print("confirmed: the median of `fastvlm-explore confirm`'s fresh processes (no cache); "
               "the spread of their medians in brackets.")
     elif len(front) > 1:
-        print(f"before trusting small TTFT differences: fastvlm-explore confirm --study "
-              f"{frame.study_name} (re-measures the front in fresh processes)")
+        print(f"before trusting small TTFT differences: fastvlm-explore confirm"
+              f"{study_flags(frame.study_name, args.storage)} (re-measures the front in fresh "
+              "processes)")
     if any(r.get("unstable") for r in front):
         print("unstable: timed while the machine was busy (canary drift, spread > 10% or stages "
               "not adding up); after "

@@ -45,6 +45,7 @@ def run(args) -> int:
     from explorer.errors import UsageError
     from explorer.recommend import recommend
     from explorer.results import load_frame
+    from explorer.storage import study_flags
 
     frame = load_frame(args.study, args.storage)
     budgets = budgets_from_args(frame, args)
@@ -62,6 +63,7 @@ def run(args) -> int:
         _say(f"no recommendation: {rec.reason}")
         return 1
     c = rec.choice
+    where = study_flags(frame.study_name, args.storage)
     print(f"recommended: trial {c['number']}: {c['summary']}")
     print(f"  TTFT {c['ttft_ms']:,.0f} ms (encoder {c['encoder_ms']:,.0f}, prefill "
           f"{c['prefill_ms']:,.0f}); {proxy_label(rec.proxy_key, c)} "
@@ -85,11 +87,11 @@ def run(args) -> int:
         if abs(ratio) > CONFIRM_GAP:
             _say(f"caution: the fresh processes and the sweep disagree by {ratio:+.0%}; the "
                  "recommendation ranks the sweep's timing. Confirm the neighbours too "
-                 f"(`fastvlm-explore confirm --study {frame.study_name}`) before choosing.")
+                 f"(`fastvlm-explore confirm{where}`) before choosing.")
     else:
-        print(f"confirm: fastvlm-explore confirm --study {frame.study_name} --trials "
+        print(f"confirm: fastvlm-explore confirm{where} --trials "
               f"{c['number']} (re-measures it in fresh processes)")
-    print(f"export: fastvlm-explore export --study {frame.study_name} --trial {c['number']} "
+    print(f"export: fastvlm-explore export{where} --trial {c['number']} "
           f"--out exported/{frame.study_name}-{c['number']}")
     return 0
 

@@ -193,7 +193,9 @@ def _print_summary(summary: dict, storage: str | None) -> None:
     states = ", ".join(f"{n} {k.lower()}" for k, n in sorted(summary["trials"].items()))
     print(f"study {summary['study']} ({states}) in {summary['storage']}")
     print(f"feasible Pareto front: trials {summary['pareto']}; knee: {summary['knee']}")
-    where = f" --study {summary['study']}" + (f" --storage {storage}" if storage else "")
+    from explorer.storage import study_flags
+
+    where = study_flags(summary["study"], storage)
     print(f"next: fastvlm-explore pareto{where}; before trusting small TTFT differences, "
           f"fastvlm-explore confirm{where} (the front again, in fresh processes)")
 
