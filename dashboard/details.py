@@ -75,6 +75,11 @@ def measurement_table(rec: TrialRecord) -> list[dict]:
                 "CI low ms": ci[0], "CI high ms": ci[1], "p90 ms": t.get("ttft_p90_ms"),
                 "n": t.get("n"), "unstable": t.get("unstable"),
                 "source": "extrapolated prefill" if t.get("extrapolated") else "measured"})
+    pre = t.get("preprocess")
+    if pre:  # beside TTFT, not in it
+        out.append({"stage": "image preprocessing (not in TTFT)", "median ms": pre["median_ms"],
+                    "CI low ms": None, "CI high ms": None, "p90 ms": pre["p90_ms"],
+                    "n": pre["n"], "unstable": None, "source": f"{pre['image']}: {pre['steps']}"})
     return out
 
 

@@ -143,6 +143,11 @@ def model_card(rec: TrialRecord, cfg, study_name: str, trial_number: int, study_
             + (" The measurement was flagged UNSTABLE (noisy machine)." if t.get("unstable")
                else ""),
         ]
+        pre = t.get("preprocess")
+        if pre:
+            lines += ["", f"Image preprocessing before the encoder, not in TTFT: "
+                      f"{_f(pre['median_ms'])} ms median ({pre['image']} to {cfg.resolution} px: "
+                      f"{pre['steps']})."]
     else:
         lines.append("Not measured (the trial did not finish).")
     lines += ["", "## Memory", "",

@@ -39,7 +39,8 @@ SCHEMA_VERSION = 1
 TTFT_KEYS = ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms", "ttft_ci_ms",
              "ttft_method", "additivity_error", "cold_ttft_ms", "n", "unstable", "extrapolated",
              "cached", "retimed", "peak_memory_mb", "peak_memory_source", "device",
-             "device_name", "dtype", "threads", "versions", "fingerprint", "roofline", "elapsed_s")
+             "device_name", "dtype", "threads", "versions", "fingerprint", "roofline", "elapsed_s",
+             "preprocess_ms", "preprocess")
 
 
 def compact_ttft(measured: dict) -> dict:
@@ -91,6 +92,7 @@ FRAME_COLUMNS = {
     "attention_stages": "count", "output_pool": "1 | 2 | 4", "dtype": "float32 | ...",
     "ttft_ms": "measured TTFT median", "encoder_ms": "", "projector_ms": "", "prefill_ms": "",
     "ttft_p90_ms": "", "ttft_ci_low_ms": "", "ttft_ci_high_ms": "", "n": "samples",
+    "preprocess_ms": "image decode + resize to the resolution, not in TTFT (None: not recorded)",
     "unstable": "bool", "extrapolated": "bool", "ttft_method": "end_to_end | sum_of_stages",
     "proxy_text_rich": "proxy value", "proxy_text_rich_unc": "its uncertainty (1 sd)",
     "proxy_general": "", "proxy_general_unc": "", "proxy_tier": "0 | 1 | 2",
@@ -127,7 +129,7 @@ def record_to_row(rec: TrialRecord) -> dict:
         row[f"gflops_{k}"] = counts.get("gflops", {}).get(k)
     t = rec.ttft or {}
     for k in ("ttft_ms", "encoder_ms", "projector_ms", "prefill_ms", "ttft_p90_ms", "n",
-              "unstable", "extrapolated", "ttft_method"):
+              "unstable", "extrapolated", "ttft_method", "preprocess_ms"):
         row[k] = t.get(k)
     ci = t.get("ttft_ci_ms") or [None, None]
     row["ttft_ci_low_ms"], row["ttft_ci_high_ms"] = ci[0], ci[1]

@@ -5,8 +5,9 @@
 TTFT is the time from a preprocessed pixel tensor on the device to the first token id on the
 host: encoder -> projector -> Qwen2 forward over [visual tokens ++ text prompt] keeping the
 logits of the last position only -> argmax -> `.item()`. Image decode and resize are not part
-of it. The three stages are timed separately and, when all are built in this process, end to end
-in the same interleaved rounds (`protocol.py`), so their sum can be checked against the whole.
+of it: they are timed in the encoder's rounds and reported beside it (`preprocess.py`). The
+three stages are timed separately and, when all are built in this process, end to end in the
+same interleaved rounds (`protocol.py`), so their sum can be checked against the whole.
 
 Components (encoder at a resolution, projector at a token count, prefill at a sequence length)
 are cached per device/software fingerprint (`cache.py`). An LLM that would not fit the memory
@@ -28,6 +29,7 @@ import torch
 
 from .analytic import AnalyticCounts, analyze
 from .build import TORCH_DTYPES, build_vlm
+from .preprocess import SOURCE_LABEL, STEPS, Preprocessor
 from .cache import LatencyCache
 from .config import VlmConfig
 from .extrapolate import LayerPlan, fit_layers, plan_layers
@@ -124,6 +126,17 @@ class TTFTResult:
     retimed: list[str] = field(default_factory=list)  # cached but unstable: measured again
 
     @property
+    def preprocess(self) -> dict | None:
+        """Image decode + resize to this resolution (`preprocess.py`), timed in the encoder's
+        rounds; not part of TTFT. None for an encoder timing cached before it was recorded."""
+        pre = self.stages["encoder"].detail.get("preprocess")
+        if pre is None:
+            return None
+        lat = pre["latency"]
+        return {"median_ms": lat["median_ms"], "p90_ms": lat["p90_ms"], "n": lat["n"],
+                "image": pre["image"], "steps": pre["steps"], "in_ttft": False}
+
+    @property
     def stage_ms(self) -> dict[str, float]:
         return {k: v.median_ms for k, v in self.stages.items()}
 
@@ -149,6 +162,8 @@ class TTFTResult:
             "flush_denormal": self.runtime.flush_denormal, "versions": self.runtime.versions,
             "fingerprint": self.runtime.fingerprint, "cached": self.cached,
             "retimed": self.retimed,
+            "preprocess_ms": (self.preprocess or {}).get("median_ms"),
+            "preprocess": self.preprocess,
             "stages": {k: v.to_dict() for k, v in self.stages.items()},
             "roofline": self.roofline, "elapsed_s": self.elapsed_s, "protocol": self.protocol,
         }
@@ -273,6 +288,9 @@ def _measure_components(cfg, missing, plan, rt, settings, progress):
         items.append(Item("encoder", encoder))
         if settings.channels_last == "auto" and encoder.cl is not None:
             items.append(Item("encoder_cl", encoder.call_cl))
+        # timed in the same rounds, stored with the encoder (both depend on the resolution
+        # only), never added to TTFT
+        items.append(Item("preprocess", Preprocessor(R, device, dtype), primary=False))
     if model.projector is not None:
         items.append(Item("projector", lambda: model.projector(tokens)))
     pf = model.prefill
@@ -294,7 +312,8 @@ def _measure_components(cfg, missing, plan, rt, settings, progress):
     fresh = {}
     if encoder is not None:
         fresh["encoder"] = _payload(res, "encoder", channels_last=encoder.use_cl,
-                                    channels_last_speedup=encoder.speedup)
+                                    channels_last_speedup=encoder.speedup,
+                                    preprocess=_preprocess_payload(res))
     if model.projector is not None:
         fresh["projector"] = _payload(res, "projector")
     if pf is not None:
@@ -316,6 +335,10 @@ def _payload(res: ProtocolResult, name: str, **extra) -> dict:
             "measured_at": time.time(), **extra}
 
 
+def _preprocess_payload(res: ProtocolResult) -> dict:
+    return {"latency": res.stats["preprocess"].to_dict(), "image": SOURCE_LABEL, "steps": STEPS}
+
+
 def _extrapolated_payload(res: ProtocolResult, plan: LayerPlan) -> dict:
     names = [f"prefill@{L}" for L in plan.layers]
     fit = fit_layers({L: res.stats[n] for L, n in zip(plan.layers, names)}, plan.full_layers)
@@ -332,7 +355,8 @@ def _stage(payload: dict, source: str | None) -> StageResult:
                            fit["iqr_rel"], payload["unstable"], source or "extrapolated",
                            None, {"fit": fit})
     lat = Latency.from_dict(payload["latency"])
-    detail = {k: payload[k] for k in ("channels_last", "channels_last_speedup") if k in payload}
+    detail = {k: payload[k] for k in ("channels_last", "channels_last_speedup", "preprocess")
+              if k in payload}
     return StageResult.from_latency(lat, source or "measured", payload["unstable"],
                                     payload.get("cold_ms"), **detail)
 

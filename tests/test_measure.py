@@ -31,6 +31,43 @@ def test_fresh_measurement_is_end_to_end_with_stages(tiny, fast_settings):
     json.dumps(r)  # plain JSON all the way down
 
 
+def test_image_preprocessing_is_timed_beside_ttft_not_in_it(tiny, fast_settings):
+    """Decode + resize are reported on their own (design.md section 4), kept with the encoder's
+    cached timing, and stored with every trial; TTFT stays the three stages."""
+    from explorer.records import TrialRecord, compact_ttft, record_to_row
+
+    cache = LatencyCache()
+    r = measure_ttft(tiny, fast_settings, cache).to_dict()
+    pre = r["preprocess"]
+    assert pre["in_ttft"] is False and pre["image"].startswith("1920x1080 JPEG")
+    assert 0 < pre["median_ms"] <= pre["p90_ms"] and pre["n"] >= 3
+    assert r["preprocess_ms"] == pre["median_ms"]
+    assert set(r["stages"]) == {"encoder", "projector", "prefill"}
+    again = measure_ttft(tiny, fast_settings, cache).to_dict()
+    assert again["cached"] == ["encoder", "prefill", "projector"]
+    assert again["preprocess"] == pre and again["ttft_ms"] == sum(
+        again[f"{s}_ms"] for s in ("encoder", "projector", "prefill"))
+    stored = compact_ttft(r)
+    assert stored["preprocess"] == pre
+    row = record_to_row(TrialRecord(config=r["config"], summary="", counts={}, ttft=stored))
+    assert row["preprocess_ms"] == pre["median_ms"]
+
+
+@pytest.mark.parametrize("resolution", [64, 256])
+def test_preprocessing_pads_to_a_square_and_resizes_to_the_resolution(resolution):
+    import torch
+
+    from fastvlm.preprocess import Preprocessor
+
+    pixels = Preprocessor(resolution, "cpu", torch.float32)()
+    assert pixels.shape == (1, 3, resolution, resolution) and pixels.dtype == torch.float32
+    assert 0.0 <= float(pixels.min()) and float(pixels.max()) <= 1.0
+    band = int(resolution * (1920 - 1080) / 2 / 1920) - 2  # the 16:9 source's black padding
+    assert float(pixels[..., :band, :].max()) < 0.02 and float(pixels[..., -band:, :].max()) < 0.02
+    middle = pixels[..., resolution // 2, :]
+    assert float(middle.mean()) > 0.2  # the image itself, not padding
+
+
 def test_second_call_comes_from_cache(tiny, fast_settings):
     cache = LatencyCache()
     first = measure_ttft(tiny, fast_settings, cache)

@@ -85,6 +85,10 @@ def render(d: dict) -> str:
         off = "not_additive" in d["protocol"]
         lines.append(f"stages sum to {d['additivity_error']:+.1%} of the end-to-end time"
                      + (" (more than 10% off: flagged unstable)" if off else ""))
+    pre = d.get("preprocess")
+    if pre is not None:
+        lines.append(f"image preprocessing, not in TTFT: {pre['median_ms']:,.1f} ms median "
+                     f"({pre['image']} -> {d['config']['resolution']} px: {pre['steps']})")
     if d["cold_ttft_ms"] is not None:
         lines.append(f"cold first call: {d['cold_ttft_ms']:,.1f} ms")
     lines.append(f"params: encoder {p['encoder'] / 1e6:.1f}M, projector "
