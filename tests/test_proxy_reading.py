@@ -126,10 +126,11 @@ def test_preprocess_pads_to_square_then_resizes_with_the_kernel():
         assert preprocess(page, 384, kernel).size == (384, 384)
         assert degrade(page, 384, kernel).size == (1536, 1536)  # read at READ_SIZE
         assert degrade(page, 2048, kernel).size == (2048, 2048)  # the model's view, as is
-    wide = Image.new("L", (200, 100), 0)
+    wide = Image.new("L", (200, 100), 255)
     square = preprocess(wide, 64)
     assert square.size == (64, 64)
-    assert np.asarray(square)[2, 32] == reader_mod.PAD_GRAY  # padded band above the content
+    assert np.asarray(square)[2, 32] == reader_mod.PAD_GRAY == 0  # black band above the content
+    assert np.asarray(square)[32, 32] == 255  # the content
     bicubic, area = preprocess(page, 256, "bicubic"), preprocess(page, 256, "area")
     assert bicubic.tobytes() != area.tobytes()
     with pytest.raises(ValueError, match="unknown resize kernel 'lanczos'; valid: bicubic, area"):

@@ -3,12 +3,13 @@
     python -c "from fastvlm.proxy.reader import *; from fastvlm.proxy.pages import render_page; \
 print(read_pages([render_page('text_rich', 0)], 512))"
 
-Preprocessing follows FastVLM / LLaVA ("pad" aspect mode): pad to a square with the CLIP mean
-colour, then resize to r x r with an antialiased bicubic kernel (transformers'
-`LlavaImageProcessor.resample = BICUBIC`, torchvision `antialias=True`, which PIL's BICUBIC
-matches). "area" (box filter) is a robustness variant. The resized image is then upsampled to
-READ_SIZE (1536) with the same kernel, so the reader is limited by the information that
-survives at r, not by its own minimum text height; from 1536 up the model's view is read as is.
+Preprocessing follows FastVLM / LLaVA ("pad" aspect mode): pad to a square with the processor's
+mean colour (black: FastViTHD's image mean is 0; the synthetic pages are square anyway), then
+resize to r x r with an antialiased bicubic kernel (transformers' `LlavaImageProcessor.resample
+= BICUBIC`, torchvision `antialias=True`, which PIL's BICUBIC matches). "area" (box filter)
+is a robustness variant. The resized image is then upsampled to READ_SIZE (1536) with the same
+kernel, so the reader is limited by the information that survives at r, not by its own
+minimum text height; from 1536 up the model's view is read as is.
 Tesseract runs one process per page (`--psm 6`, one thread each, Sauvola binarisation), up to
 `os.cpu_count()` at a time. It is the reader tier 1 is calibrated with.
 
@@ -36,7 +37,7 @@ from PIL import Image
 from .pages import Page
 
 KERNELS = {"bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}
-PAD_GRAY = 114  # LLaVA pads with the CLIP mean colour (122, 116, 104); its luma in "L"
+PAD_GRAY = 0  # LLaVA pads with the image mean, which is 0 for FastViTHD (mean 0, std 1)
 INSTALL_HINT = ("install it with `apt-get install tesseract-ocr tesseract-ocr-eng` "
                 "(or run scripts/setup.sh)")
 # One uniform block of text (psm 6); Sauvola local thresholding, because Tesseract's default
