@@ -376,11 +376,12 @@ def test_trial_page_reads_well(monkeypatch, storage):
     name families by their labels; predicted memory says so."""
     import streamlit as st
 
-    heights = {}
+    heights, shown = {}, {}
     real = st.dataframe
 
     def dataframe(rows, **kw):  # what the page asks of st.dataframe, by first column
         heights[next(iter(rows[0]))] = (kw.get("height"), len(rows))
+        shown[next(iter(rows[0]))] = rows
         return real(rows, **kw)
 
     monkeypatch.setattr(st, "dataframe", dataframe)
@@ -390,6 +391,9 @@ def test_trial_page_reads_well(monkeypatch, storage):
     assert not at.exception
     height, n = heights["quantity"]  # the analytic counts
     assert n > 10 and height >= 35 * (n + 1)  # every row, with its header, without scrolling
+    stages = [row["stage"] for row in shown["stage"]]  # preprocessing beside TTFT, after it
+    assert stages[:3] == ["encoder", "projector", "prefill"] and stages[3].startswith("TTFT")
+    assert stages[4] == "image preprocessing (not in TTFT)"
     fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                if json.loads(c.proto.spec)["layout"].get("barmode") == "stack"
                and "stages" in json.dumps(json.loads(c.proto.spec)["data"][0]))
