@@ -56,7 +56,7 @@ def _ttft(counts: dict, speed: float, rng) -> dict:
     proj = max(g.get("projector", 0.0) / (30.0 * speed) * 1e3, 0.05)
     pre = g["prefill"] / (60.0 * speed) * 1e3 * rng.lognormal(0, 0.05)
     total = enc + proj + pre
-    prep = 30.0 / speed * rng.lognormal(0, 0.05)  # image preprocessing, beside TTFT
+    prep = 30.0 / speed  # image preprocessing, beside TTFT (no draw: seeded studies keep)
     n = int(rng.integers(5, 30))
     unstable = bool(rng.random() < 0.05)
     stages = {k: {"median_ms": v, "p90_ms": v * 1.05, "ci_ms": [v * 0.98, v * 1.02], "n": n,
