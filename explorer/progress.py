@@ -6,16 +6,22 @@ import sys
 
 from optuna.trial import TrialState
 
-from .repeats import skipped
+from .repeats import settled_configurations, skipped
 
 
 class SweepProgress:
     """An Optuna callback drawing a tqdm bar and one line per finished trial."""
 
-    def __init__(self, study, spec, target: int, done: int, enabled: bool | None = None):
+    def __init__(self, study, spec, target: int, done: int, enabled: bool | None = None,
+                 by_space: bool = False):
+        """`by_space`: `target` is the size of a space smaller than the trials asked for, and
+        the bar counts its configurations settled: evaluated, or predicted over budget (the
+        sweep ends when all are, so the bar reaches its end with it)."""
         from tqdm import tqdm
 
-        self.spec = spec
+        self.spec, self.by_space = spec, by_space
+        if by_space:  # resuming: what is settled already
+            done = settled_configurations(study.get_trials(deepcopy=False))
         self.bar = tqdm(total=target, initial=min(done, target), desc=f"sweep {study.study_name}",
                         unit="trial", file=sys.stderr, dynamic_ncols=True,
                         disable=None if enabled is None else not enabled)
@@ -32,7 +38,10 @@ class SweepProgress:
             postfix += f" | best {best[self.proxy_key]:.3f} @ {best['ttft_ms']:,.0f} ms"
         self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.write(self._line(trial), file=sys.stderr)
-        if not skipped(trial):  # repeats and predicted-over-budget samples do not count
+        if self.by_space:  # the sweep ends when every point is settled
+            settled = settled_configurations(study.get_trials(deepcopy=False))
+            self.bar.update(min(settled, self.bar.total) - self.bar.n)
+        elif not skipped(trial):  # repeats and predicted-over-budget samples do not count
             self.bar.update(1)
 
     def _line(self, trial) -> str:

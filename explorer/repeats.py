@@ -72,6 +72,14 @@ def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.state in FINISHED and not skipped(t) and not to_rerun(t)]
 
 
+def settled_configurations(trials: list[FrozenTrial]) -> int:
+    """Distinct configurations evaluated (counted) or predicted over budget: a configuration
+    predicted over budget is settled too, so the space can run out of others."""
+    settled = counted(trials) + [t for t in trials
+                                 if t.state in FINISHED and OVER_BUDGET_ATTR in t.user_attrs]
+    return len({_key(t.params) for t in settled if t.params})
+
+
 class StopRule:
     """Optuna callback: stop at `target` counted trials, when the space of `space_size`
     configurations is exhausted (None: repeats are evaluated, never exhausted), or after
@@ -90,13 +98,11 @@ class StopRule:
         finished or exhausted study does not add one more repeat each time."""
         trials = study.get_trials(deepcopy=False, states=FINISHED)
         done = counted(trials)
-        # a configuration predicted over budget is settled too: the space can run out of others
-        settled = done + [t for t in trials if OVER_BUDGET_ATTR in t.user_attrs]
-        distinct = {_key(t.params) for t in settled if t.params}
+        distinct = settled_configurations(trials)
         recent = sorted(trials, key=lambda t: t.number)[-self.patience:]
         if len(done) >= self.target:
             self.reason = None
-        elif self.space_size is not None and len(distinct) >= self.space_size:
+        elif self.space_size is not None and distinct >= self.space_size:
             self.reason = (f"every one of the space's {self.space_size} configurations has been "
                            f"evaluated or predicted over budget ({len(done)} of {self.target} "
                            "trials)")

@@ -283,8 +283,10 @@ def run_study(spec: StudySpec, storage, storage_url: str, trials: int | None = N
     runner = TrialRunner(spec, runtime, LatencyCache() if own_cache else cache)
     stop = StopRule(target, spec.space.size() if spec.repeats == "skip" else None)
     # the bar's total: a space smaller than the target ends the sweep when every point is done
-    total = min(target, stop.space_size) if stop.space_size else target
-    progress = SweepProgress(study, spec, total, finished(), enabled=show_progress)
+    by_space = stop.space_size is not None and stop.space_size < target
+    total = stop.space_size if by_space else target
+    progress = SweepProgress(study, spec, total, finished(), enabled=show_progress,
+                             by_space=by_space)
     start = time.perf_counter()
     interrupted = False
     optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -148,6 +148,22 @@ def test_a_space_settled_by_skips_stops_the_sweep(tmp_path, monkeypatch):
     assert "evaluated or predicted over budget" in summary["stopped_early"]
 
 
+def test_the_progress_bar_ends_full_when_skips_settle_the_space(tmp_path, monkeypatch):
+    """The bar counts the space's 4 configurations (fewer than the 5 trials asked for); the 2
+    predicted over budget settle theirs, so it ends at 4 of 4, not at the 2 measured."""
+    from explorer.progress import SweepProgress
+
+    over_at_128(monkeypatch, [])
+    ends = []
+    close = SweepProgress.close
+    monkeypatch.setattr(SweepProgress, "close",
+                        lambda self: (ends.append((self.bar.n, self.bar.total)), close(self)))
+    spec = load_spec(write_tiny_study(tmp_path, trials=5, resolutions="[64, 128]"))
+    run_study(spec, open_storage(default_storage_url()), default_storage_url(),
+              show_progress=True)
+    assert ends == [(4, 4)]
+
+
 def test_the_study_file_can_ask_to_measure_every_sample(tmp_path, monkeypatch):
     calls = []
     over_at_128(monkeypatch, calls)
