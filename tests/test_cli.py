@@ -35,6 +35,10 @@ def test_measure_json_tiny():
     human = run("measure", "--preset", "tiny", "--budget-s", "0.5", "--memory", "predicted",
                 "--threads", "1")  # same fingerprint (threads are part of it): from the cache
     assert human.returncode == 0 and "TTFT" in human.stdout and "from cache" in human.stdout
+    # preprocessing is reported beside TTFT, with the cached encoder timing it was measured with
+    assert d["preprocess_ms"] > 0 and "preprocess" not in d["stages"]
+    assert (f"image preprocessing, not in TTFT: {d['preprocess_ms']:,.1f} ms median "
+            "(1920x1080 JPEG (q90) -> ") in human.stdout
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -89,6 +89,9 @@ def render(d: dict) -> str:
     if pre is not None:
         lines.append(f"image preprocessing, not in TTFT: {pre['median_ms']:,.1f} ms median "
                      f"({pre['image']} -> {d['config']['resolution']} px: {pre['steps']})")
+    else:
+        lines.append("image preprocessing: not recorded with the cached encoder timing "
+                     "(`--no-cache` measures it)")
     if d["cold_ttft_ms"] is not None:
         lines.append(f"cold first call: {d['cold_ttft_ms']:,.1f} ms")
     lines.append(f"params: encoder {p['encoder'] / 1e6:.1f}M, projector "
