@@ -28,10 +28,10 @@ SOURCE_LABEL = f"{SOURCE_SIZE[0]}x{SOURCE_SIZE[1]} JPEG (q{JPEG_QUALITY})"
 STEPS = "decode, pad to square, bicubic resize, rescale, copy to the device"
 
 
-@functools.lru_cache(maxsize=1)
-def sample_jpeg(seed: int = 0) -> bytes:
-    """The fixed source image, JPEG-encoded in memory (built once per process)."""
-    w, h = SOURCE_SIZE
+@functools.lru_cache(maxsize=4)
+def sample_jpeg(size: tuple[int, int] = SOURCE_SIZE, seed: int = 0) -> bytes:
+    """The fixed source image, JPEG-encoded in memory (built once per process and size)."""
+    w, h = size
     y, x = np.mgrid[0:h, 0:w]
     rgb = np.stack([x * 255 // w, y * 255 // h, (x + y) * 255 // (w + h)], axis=-1)
     noise = np.random.default_rng(seed).normal(0.0, 12.0, rgb.shape)
@@ -44,9 +44,10 @@ def sample_jpeg(seed: int = 0) -> bytes:
 class Preprocessor:
     """Callable: the JPEG bytes -> a (1, 3, r, r) tensor of `dtype` on `device`."""
 
-    def __init__(self, resolution: int, device: str, dtype: torch.dtype):
+    def __init__(self, resolution: int, device: str, dtype: torch.dtype,
+                 source_size: tuple[int, int] = SOURCE_SIZE):
         self.resolution, self.device, self.dtype = resolution, device, dtype
-        self.jpeg = sample_jpeg()
+        self.jpeg = sample_jpeg(source_size)
 
     def __call__(self) -> torch.Tensor:
         image = Image.open(io.BytesIO(self.jpeg)).convert("RGB")
