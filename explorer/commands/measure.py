@@ -15,8 +15,10 @@ EXAMPLES = """examples:
   fastvlm-explore measure --config my_vlm.toml --device cuda --dtype bfloat16
 
 TTFT = preprocessed pixels on the device -> encoder -> projector -> LLM prefill over
-[visual tokens ++ prompt] -> first token id on the host. Components are cached per device and
-software; a second call is served from the cache (--no-cache re-measures)."""
+[visual tokens ++ prompt] -> first token id on the host. Image preprocessing (a 1920x1080
+JPEG decoded, padded, resized to the resolution and copied to the device) is timed with the
+encoder and reported beside TTFT, not in it (preprocess_ms). Components are cached per device
+and software; a second call is served from the cache (--no-cache re-measures)."""
 
 
 def register(sub) -> None:
