@@ -374,6 +374,7 @@ def test_pareto_recommend_export_on_a_real_study(tmp_path, run_cli):
     assert r.stdout.splitlines()[0].startswith("number,") and len(r.stdout.splitlines()) == 1
     r = run_cli("recommend", "--study", "tiny", "--max-ttft-ms", "100000")
     assert r.returncode == 0 and "recommended: trial" in r.stdout and "why:" in r.stdout
+    assert "plus image preprocessing " in r.stdout and "not in TTFT or its budget" in r.stdout
     out = tmp_path / "export"
     r = run_cli("export", "--study", "tiny", "--trial", str(first["number"]), "--out", str(out))
     assert r.returncode == 0, r.stderr
