@@ -49,6 +49,7 @@ def test_cache_command_lists_and_clears_unstable(tmp_path, monkeypatch, run_cli)
     cleared = run("clear", "--unstable")
     assert cleared.returncode == 0 and "removed 1 unstable entries" in cleared.stdout
     assert "encoder    1\n" in run("list").stdout
+    assert run().stdout == run("list").stdout  # a bare `cache` lists
     assert json.loads(run("clear", "--unstable", "--json").stdout)["removed"] == 0
     monkeypatch.setenv("FASTVLM_CACHE_DIR", str(tmp_path / "none"))
     empty = run("list")

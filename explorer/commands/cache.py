@@ -15,7 +15,9 @@ def register(sub) -> None:
                        "was busy is kept but flagged unstable; `clear --unstable` drops those "
                        "so they are measured again on a quiet machine.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=("list", "clear"))
+    p.add_argument("action", nargs="?", choices=("list", "clear"), default="list",
+                   help="list (the default) counts entries per device and component; clear "
+                        "removes this machine's (or, with --all-devices, every machine's)")
     p.add_argument("--all-devices", action="store_true",
                    help="clear entries of every fingerprint, not only this machine's")
     p.add_argument("--unstable", action="store_true",
