@@ -41,8 +41,13 @@ SCHEMA = {  # table -> allowed keys (None: free-form values checked below)
 
 
 def spec_identity(raw: dict) -> dict:
-    """The part of a study file's content that defines the study (`StudySpec.identity`)."""
-    return {k: v for k, v in raw.items() if k not in ("run", "description", "include")}
+    """The part of a study file's content that defines the study (`StudySpec.identity`). Not
+    `measure.device`: the device fingerprint a study records guards that (`check_device`), so
+    `auto` and `cpu` on a CPU-only machine are one study and `sweep --device` may resume it."""
+    ident = {k: v for k, v in raw.items() if k not in ("run", "description", "include")}
+    if "device" in ident.get("measure", {}):
+        ident["measure"] = {k: v for k, v in ident["measure"].items() if k != "device"}
+    return ident
 
 
 class SpecError(UsageError):
@@ -86,14 +91,18 @@ class StudySpec:
         return d
 
 
-def load_spec(path: str | Path, name: str | None = None) -> StudySpec:
+def load_spec(path: str | Path, name: str | None = None,
+              device: str | None = None) -> StudySpec:
     """The study file at `path`; `name` replaces its study name (`sweep --name`: the same space
-    as a study of its own, e.g. on a second device or after a software upgrade)."""
+    as a study of its own, e.g. on a second device or after a software upgrade) and `device` its
+    `measure.device` (`sweep --device`)."""
     path = Path(path)
     raw = _load_merged(path, seen=())
     if name is not None:
         _check_name(name, "--name")
         raw["name"] = name
+    if device is not None:
+        raw["measure"] = {**raw.get("measure", {}), "device": device}
     return spec_from_dict(raw, source=str(path))
 
 

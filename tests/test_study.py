@@ -6,6 +6,7 @@ import warnings
 
 import optuna
 import pytest
+import torch
 
 from explorer.errors import StudyError
 from explorer.progress import SweepProgress
@@ -299,6 +300,34 @@ def test_name_stores_the_same_file_as_a_study_of_its_own(tmp_path, run_cli):
     assert r.returncode == 2 and "--name: 'two words' must be letters, digits" in r.stderr
     r = run_cli("sweep", path, path, "--name", "x")
     assert r.returncode == 2 and "--name names one study; got 2 study files" in r.stderr
+
+
+def test_device_replaces_the_files_measure_device(tmp_path, run_cli):
+    """`sweep FILE --device D`: the file's `[measure] device` replaced, stored for workers; the
+    device is not part of the spec's identity (the recorded fingerprint guards it), so the file
+    resumes the study with or without the flag. Unavailable or unknown devices: exit 2."""
+    from explorer.commands._options import DEVICE_CHOICES
+    from fastvlm.runtime import DEVICES
+
+    assert DEVICE_CHOICES == DEVICES
+    path = write_tiny_study(tmp_path, trials=1)  # device = "cpu"
+    assert load_spec(path, device="auto").measure_settings().device == "auto"
+    assert load_spec(path, device="auto").identity() == load_spec(path).identity()
+    r = run_cli("sweep", path, "--device", "auto", "--no-progress", "--json")
+    assert r.returncode == 0, r.stderr
+    storage = open_storage(default_storage_url())
+    assert worker_spec("tiny", storage).measure_settings().device == "auto"
+    r = run_cli("sweep", path, "--trials", "2", "--no-progress", "--json")  # the file's "cpu"
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["trials"]["COMPLETE"] == 2
+    stored = len(optuna.load_study(study_name="tiny", storage=storage).trials)
+    r = run_cli("sweep", path, "--device", "cuda", "--trials", "3", "--no-progress")
+    assert r.returncode != 0
+    assert ("Latencies from different devices must not mix" if torch.cuda.is_available()
+            else "measure: device 'cuda' is not available here; available: cpu") in r.stderr
+    r = run_cli("sweep", path, "--device", "tpu")
+    assert r.returncode == 2 and "invalid choice: 'tpu'" in r.stderr
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == stored
 
 
 def test_changed_spec_is_refused(tmp_path):

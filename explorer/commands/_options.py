@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")  # fastvlm.runtime.DEVICES, without importing torch
+
+
 def number_type(kind, test, need: str):
     """An argparse type: `kind(text)` that passes `test`, else "must be NEED, got TEXT"."""
     def parse(text: str):
@@ -90,7 +93,7 @@ def add_storage_arg(parser: argparse.ArgumentParser, several: str | None = None)
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("measurement")
-    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    g.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     g.add_argument("--threads", type=positive_int, metavar="N",
                    help="intra-op threads (default: usable cores)")
     g.add_argument("--budget-s", type=positive_float, default=30.0, metavar="S",

@@ -11,8 +11,8 @@ import argparse
 import sys
 import textwrap
 
-from ._options import (add_progress_arg, add_storage_arg, positive_float, positive_int, print_json,
-                       progress_enabled)
+from ._options import (DEVICE_CHOICES, add_progress_arg, add_storage_arg, positive_float,
+                       positive_int, print_json, progress_enabled)
 
 SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/quick.toml                 # a few minutes on 2 CPU cores
@@ -20,6 +20,7 @@ SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/mobile.toml --storage postgresql://me@db/fvlm
   fastvlm-explore sweep studies/quick.toml --dry-run       # validate and describe only
   fastvlm-explore sweep studies/quick.toml --name quick-laptop   # the same space, its own study
+  fastvlm-explore sweep studies/quick.toml --device cpu --name quick-cpu   # ...on the CPU too
   fastvlm-explore sweep studies/quick.toml studies/mobile.toml   # a batch, in this order
 
 Results go to the embedded SQLite file results/fastvlm-explorer.db unless --storage is given
@@ -48,6 +49,10 @@ def register(sub) -> None:
                    help="store the study under this name instead of the file's (one file only): "
                         "the same space measured on another device or software is a study of "
                         "its own")
+    p.add_argument("--device", choices=DEVICE_CHOICES,
+                   help="measure on this device instead of the file's `[measure] device` "
+                        "(default there: auto = cuda, then mps, then cpu); a study keeps the "
+                        "device it was first measured on, so a second device needs --name too")
     p.add_argument("--dry-run", action="store_true",
                    help="validate the study file(s), print the space and how much of it this "
                         "machine has already measured; touch no storage")
@@ -82,7 +87,8 @@ def run_sweep(args) -> int:
 
     if args.name is not None and len(args.study_files) > 1:
         raise SpecError(f"--name names one study; got {len(args.study_files)} study files")
-    specs = [load_spec(f, args.name) for f in args.study_files]  # all checks before any storage
+    # every file checked before any storage is touched
+    specs = [load_spec(f, args.name, args.device) for f in args.study_files]
     _check_distinct(specs)
     for spec in specs:
         _check_runnable_here(spec)
