@@ -305,7 +305,8 @@ def test_name_stores_the_same_file_as_a_study_of_its_own(tmp_path, run_cli):
 def test_device_replaces_the_files_measure_device(tmp_path, run_cli):
     """`sweep FILE --device D`: the file's `[measure] device` replaced, stored for workers; the
     device is not part of the spec's identity (the recorded fingerprint guards it), so the file
-    resumes the study with or without the flag. Unavailable or unknown devices: exit 2."""
+    resumes the study with or without the flag. An unknown device: exit 2; another device
+    (absent here, or refused by the study's fingerprint): an error, no trial added."""
     from explorer.commands._options import DEVICE_CHOICES
     from fastvlm.runtime import DEVICES
 
