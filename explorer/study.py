@@ -140,13 +140,14 @@ def existing_study(spec: StudySpec, storage, runtime: RuntimeInfo,
         return None
     study = optuna.load_study(study_name=spec.name, storage=storage, sampler=make_sampler(spec))
     stored = study.user_attrs.get("spec_raw")
-    if stored is not None and spec_identity(stored) != spec.identity():
-        diff = sorted(k for k in set(stored) | set(spec.raw)
-                      if spec_identity(stored).get(k) != spec.identity().get(k))
-        raise SpecError(f"study {spec.name!r} exists with a different spec (differs in: "
-                        f"{', '.join(diff)}); rename the study (`sweep FILE --name NEW`), use the "
-                        "stored one, or delete it "
-                        f"(`fastvlm-explore studies --delete {spec.name}`)")
+    if stored is not None:
+        theirs, ours = spec_identity(stored), spec.identity()
+        diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        if diff:
+            raise SpecError(f"study {spec.name!r} exists with a different spec (differs in: "
+                            f"{', '.join(diff)}); rename the study (`sweep FILE --name NEW`), use "
+                            "the stored one, or delete it "
+                            f"(`fastvlm-explore studies --delete {spec.name}`)")
     check_device(study, runtime, allow_other_device)
     return study
 
