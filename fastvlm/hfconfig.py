@@ -14,12 +14,11 @@ import dataclasses
 import math
 from pathlib import Path
 
-from .config import ConfigError, LLMConfig, VlmConfig
+from .config import DTYPES, ConfigError, LLMConfig, VlmConfig
 
 # Stock timm variants: (stage count, attention stages) their default RepCPE placement assumes.
 STOCK_SHAPES = {"fastvit_mci3": (5, 2), "fastvit_mci2": (4, 1)}
 BASE_PRESETS = {"fastvit_mci3": "fastvlm-0.5b", "fastvit_mci2": "fastvit-0.5b"}  # their encoders
-DTYPES = ("float32", "bfloat16", "float16")
 FASTVLM_IMAGE_TOKEN = 151646
 
 
