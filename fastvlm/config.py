@@ -16,6 +16,9 @@ import json
 from dataclasses import dataclass, field
 
 DTYPES = ("float32", "bfloat16", "float16")
+# Where a configuration is measured (`fastvlm.runtime.resolve_device`); defined here, torch-free,
+# so that the CLI's parsers can offer the choices without importing torch.
+DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 # Encoder families, each a timm FastViT variant that supplies the norm / stem / SE defaults.
 ENCODER_VARIANTS = {"fastvithd": "fastvit_mci3", "fastvit": "fastvit_mci2"}

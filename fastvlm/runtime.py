@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .config import DEVICES
 
 
 class MeasureError(RuntimeError):

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")  # fastvlm.runtime.DEVICES, without importing torch
+from fastvlm.config import DEVICES
 
 
 def number_type(kind, test, need: str):
@@ -93,7 +93,7 @@ def add_storage_arg(parser: argparse.ArgumentParser, several: str | None = None)
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("measurement")
-    g.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    g.add_argument("--device", default="auto", choices=DEVICES)
     g.add_argument("--threads", type=positive_int, metavar="N",
                    help="intra-op threads (default: usable cores)")
     g.add_argument("--budget-s", type=positive_float, default=30.0, metavar="S",

@@ -11,8 +11,10 @@ import argparse
 import sys
 import textwrap
 
-from ._options import (DEVICE_CHOICES, add_progress_arg, add_storage_arg, positive_float,
-                       positive_int, print_json, progress_enabled)
+from fastvlm.config import DEVICES
+
+from ._options import (add_progress_arg, add_storage_arg, positive_float, positive_int, print_json,
+                       progress_enabled)
 
 SWEEP_EXAMPLES = """examples:
   fastvlm-explore sweep studies/quick.toml                 # a few minutes on 2 CPU cores
@@ -49,7 +51,7 @@ def register(sub) -> None:
                    help="store the study under this name instead of the file's (one file only): "
                         "the same space measured on another device or software is a study of "
                         "its own")
-    p.add_argument("--device", choices=DEVICE_CHOICES,
+    p.add_argument("--device", choices=DEVICES,
                    help="measure on this device instead of the file's `[measure] device` "
                         "(default there: auto = cuda, then mps, then cpu); a study keeps the "
                         "device it was first measured on, so a second device needs --name too")
